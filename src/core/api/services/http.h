@@ -1,0 +1,81 @@
+#pragma once
+/// The HTTP contract between the gateway plugin and the plugins that serve routes. No
+/// Boost.Beast here: handlers see plain request/response values, so plugins compile fast
+/// and can be tested without sockets.
+
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/api/request_context.h"
+#include "core/api/result.h"
+
+namespace sg {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+/// Case-insensitive lookup of the first header named `name`.
+std::optional<std::string_view> FindHeader(const HttpHeaders& headers,
+                                           std::string_view name) noexcept;
+
+struct HttpRequest {
+  std::string method;  ///< "GET", "POST", ...
+  std::string target;  ///< as received: path and query
+  std::string path;    ///< percent-decoded path, no query
+  std::vector<std::pair<std::string, std::string>> query;        ///< decoded, in order
+  std::vector<std::pair<std::string, std::string>> path_params;  ///< from `{name}` segments
+  HttpHeaders headers;
+  std::string body;       ///< at most the route's max_body_bytes
+  std::string remote_ip;  ///< the peer address (no proxy headers are trusted by default)
+  RequestContext context; ///< request id and trace
+
+  std::optional<std::string_view> Header(std::string_view name) const noexcept {
+    return FindHeader(headers, name);
+  }
+  std::optional<std::string_view> Query(std::string_view name) const noexcept;
+  /// The value of a `{name}` path segment; SG_CHECKs that the route declared it.
+  std::string_view PathParam(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  HttpHeaders headers;
+  std::string body;
+
+  HttpResponse& SetHeader(std::string name, std::string value);
+  /// `application/json` body.
+  static HttpResponse Json(int status, std::string body);
+  static HttpResponse Text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+};
+
+/// Returns the response, or an Error that the gateway turns into the JSON error envelope
+/// with the status of docs/errors.md. An exception escaping a handler becomes a 500 in the
+/// same envelope; the server stays up.
+using HttpHandler = std::function<Result<HttpResponse>(const HttpRequest& request)>;
+
+struct RouteOptions {
+  /// Larger bodies get 413 before the handler runs.
+  std::size_t max_body_bytes = 1 << 20;
+  /// Which rate-limit bucket applies: "read", "write", or "none" (health probes, metrics).
+  std::string rate_class = "read";
+  /// Shown in /metrics and logs instead of the raw path; defaults to the pattern.
+  std::string metric_name;
+};
+
+class HttpRouter {
+ public:
+  static constexpr std::string_view kServiceName = "HttpRouter";
+  virtual ~HttpRouter() = default;
+  /// Adds a route. `pattern` is an absolute path whose segments are literals or `{name}`
+  /// (a whole segment), e.g. `/api/v1/upload/{id}/chunk/{n}`. Literal segments win over
+  /// parameters. kAlreadyExists for the same method and pattern twice, kInvalidArgument for
+  /// a malformed pattern. Call from Init; routes are frozen when the gateway starts.
+  virtual Result<> AddRoute(std::string method, std::string pattern, HttpHandler handler,
+                            RouteOptions options = {}) = 0;
+};
+
+}  // namespace sg
