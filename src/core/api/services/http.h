@@ -64,6 +64,9 @@ struct RouteOptions {
   std::string rate_class = "read";
   /// Shown in /metrics and logs instead of the raw path; defaults to the pattern.
   std::string metric_name;
+  /// The handler may block (database, disk, bus request): it runs on the handler pool so
+  /// I/O threads never block. Cheap in-memory handlers set false and run on the I/O thread.
+  bool blocking = true;
 };
 
 class HttpRouter {

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# HTTP benchmark: StreamGate's /healthz against nginx returning a tiny static file, both on
+# loopback, both driven by wrk in the same run. Prints req/s, p99 latency and the ratios.
+#
+# Usage: bench/http_bench.sh [--duration 10s] [--connections 64] [--threads 2]
+# Needs build/streamgate (scripts/build), nginx and wrk (scripts/install-deps).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=10s connections=64 threads=2
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+for tool in wrk nginx; do
+  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] || { echo "missing $tool: run scripts/install-deps" >&2; exit 1; }
+done
+[[ -x build/streamgate ]] || { echo "missing build/streamgate: run scripts/build" >&2; exit 1; }
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 1 200); do
+    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "server at $1 did not come up" >&2; return 1
+}
+
+# nginx: same number of workers as StreamGate's I/O threads, no access log (StreamGate's
+# access log is off too), keep-alive as wrk uses it.
+sg_port=$(free_port); nginx_port=$(free_port)
+mkdir -p "$work/www" "$work/nginx"
+printf '{"status":"ok"}' > "$work/www/healthz"
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 2;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location = /healthz { default_type application/json; alias $work/www/healthz; }
+  }
+}
+CONF
+"$nginx_bin" -c "$work/nginx/nginx.conf" &
+pids+=($!)
+
+STREAMGATE_GATEWAY__ACCESS_LOG=false STREAMGATE_GATEWAY__IO_THREADS=2 STREAMGATE_LOG__LEVEL=warn \
+  build/streamgate serve --listen "127.0.0.1:$sg_port" --data-dir "$work/data" \
+  --plugins gateway,monitor 2>"$work/streamgate.log" &
+pids+=($!)
+
+wait_http "http://127.0.0.1:$nginx_port/healthz"
+wait_http "http://127.0.0.1:$sg_port/healthz"
+
+run_wrk() {  # url -> "rps p99_ms"
+  local out
+  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$1")
+  local rps p99 unit
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  read -r p99 unit < <(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); print v, u}' <<<"$out")
+  case "$unit" in
+    us) p99=$(awk -v v="$p99" 'BEGIN{printf "%.3f", v/1000}') ;;
+    s) p99=$(awk -v v="$p99" 'BEGIN{printf "%.3f", v*1000}') ;;
+  esac
+  local errors
+  errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+  [[ -n "$errors" ]] && echo "warning: $1: $errors" >&2
+  echo "$rps $p99"
+}
+
+# Warm both up, then measure nginx, StreamGate, and nginx again to see drift.
+wrk -t1 -c8 -d2s "http://127.0.0.1:$nginx_port/healthz" >/dev/null
+wrk -t1 -c8 -d2s "http://127.0.0.1:$sg_port/healthz" >/dev/null
+read -r nginx_rps nginx_p99 < <(run_wrk "http://127.0.0.1:$nginx_port/healthz")
+read -r sg_rps sg_p99 < <(run_wrk "http://127.0.0.1:$sg_port/healthz")
+
+printf '%-12s %12s %10s\n' server req/s p99_ms
+printf '%-12s %12.0f %10.3f\n' nginx "$nginx_rps" "$nginx_p99"
+printf '%-12s %12.0f %10.3f\n' streamgate "$sg_rps" "$sg_p99"
+awk -v a="$sg_rps" -v b="$nginx_rps" -v c="$sg_p99" -v d="$nginx_p99" \
+  'BEGIN{printf "ratio streamgate/nginx: throughput %.2f, p99 latency %.2f\n", a/b, c/d}'
+echo "(wrk -t$threads -c$connections -d$duration on $(nproc) cores; load generator shares the cores)"

@@ -1,0 +1,82 @@
+#include "core/api/services/http.h"
+
+#include <algorithm>
+#include <cstddef>
+
+namespace sg {
+namespace {
+
+char AsciiLower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+// Header names are ASCII tokens (RFC 9110 5.1), so ASCII folding is the whole story.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (AsciiLower(a[i]) != AsciiLower(b[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string_view> FindHeader(const HttpHeaders& headers,
+                                           std::string_view name) noexcept {
+  for (const auto& [key, value] : headers) {
+    if (EqualsIgnoreCase(key, name)) {
+      return std::string_view(value);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> HttpRequest::Query(std::string_view name) const noexcept {
+  for (const auto& [key, value] : query) {
+    if (key == name) {
+      return std::string_view(value);
+    }
+  }
+  return std::nullopt;
+}
+
+std::string_view HttpRequest::PathParam(std::string_view name) const {
+  for (const auto& [key, value] : path_params) {
+    if (key == name) {
+      return value;
+    }
+  }
+  SG_CHECK(false, fmt::format("route has no path parameter named {}", name));
+  return {};  // unreachable: SG_CHECK aborts
+}
+
+HttpResponse& HttpResponse::SetHeader(std::string name, std::string value) {
+  // "Set" replaces: a handler that sets Content-Type twice means the last one.
+  auto same = [&name](const auto& header) { return EqualsIgnoreCase(header.first, name); };
+  auto it = std::find_if(headers.begin(), headers.end(), same);
+  if (it == headers.end()) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+  it->second = std::move(value);
+  headers.erase(std::remove_if(std::next(it), headers.end(), same), headers.end());
+  return *this;
+}
+
+HttpResponse HttpResponse::Json(int status, std::string body) {
+  return Text(status, std::move(body), "application/json");
+}
+
+HttpResponse HttpResponse::Text(int status, std::string body, std::string content_type) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  response.headers.emplace_back("Content-Type", std::move(content_type));
+  return response;
+}
+
+}  // namespace sg

@@ -1,0 +1,76 @@
+#include "plugins/gateway/errors.h"
+
+#include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
+
+#include <string>
+
+namespace sg::plugins::gateway {
+namespace {
+
+struct Envelope {
+  std::string code;
+  std::string message;
+  std::string request_id;
+};
+
+Envelope ParseEnvelope(const std::string& body) {
+  auto value = boost::json::parse(body);
+  const auto& error = value.as_object().at("error").as_object();
+  return {std::string(error.at("code").as_string()), std::string(error.at("message").as_string()),
+          std::string(error.at("request_id").as_string())};
+}
+
+struct CodeCase {
+  ErrorCode code;
+  int status;
+  std::string name;
+};
+
+class ErrorMappingTest : public ::testing::TestWithParam<CodeCase> {};
+
+TEST_P(ErrorMappingTest, ResultErrorBecomesEnvelopeWithMappedStatus) {
+  const CodeCase& c = GetParam();
+
+  HttpResponse response = MakeErrorResponse(Error{c.code, "what went wrong"}, "req-1");
+
+  EXPECT_EQ(response.status, c.status);
+  EXPECT_EQ(FindHeader(response.headers, "Content-Type").value_or(""), "application/json");
+  Envelope envelope = ParseEnvelope(response.body);
+  EXPECT_EQ(envelope.code, c.name);
+  EXPECT_EQ(envelope.message, "what went wrong");
+  EXPECT_EQ(envelope.request_id, "req-1");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllCodes, ErrorMappingTest,
+    ::testing::Values(CodeCase{ErrorCode::kInvalidArgument, 400, "invalid_argument"},
+                      CodeCase{ErrorCode::kNotFound, 404, "not_found"},
+                      CodeCase{ErrorCode::kAlreadyExists, 409, "already_exists"},
+                      CodeCase{ErrorCode::kPermissionDenied, 403, "permission_denied"},
+                      CodeCase{ErrorCode::kUnauthenticated, 401, "unauthenticated"},
+                      CodeCase{ErrorCode::kResourceExhausted, 429, "resource_exhausted"},
+                      CodeCase{ErrorCode::kUnavailable, 503, "unavailable"},
+                      CodeCase{ErrorCode::kInternal, 500, "internal"}));
+
+TEST(ErrorEnvelopeTest, EscapesQuotesBackslashesAndControlCharacters) {
+  std::string message = "bad \"name\" with \\ and \n newline and \x01 control";
+
+  std::string json = ErrorEnvelopeJson("bad_request", message, "id\"1");
+
+  Envelope envelope = ParseEnvelope(json);
+  EXPECT_EQ(envelope.message, message);
+  EXPECT_EQ(envelope.request_id, "id\"1");
+  EXPECT_EQ(json.find('\n'), std::string::npos);
+}
+
+TEST(ErrorEnvelopeTest, HttpLevelErrorKeepsGivenStatusAndCode) {
+  HttpResponse response = MakeErrorResponse(431, kCodeHeaderTooLarge, "too big", "abc");
+
+  EXPECT_EQ(response.status, 431);
+  EXPECT_EQ(response.body,
+            R"({"error":{"code":"header_too_large","message":"too big","request_id":"abc"}})");
+}
+
+}  // namespace
+}  // namespace sg::plugins::gateway

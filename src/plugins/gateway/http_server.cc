@@ -1,0 +1,620 @@
+#include "plugins/gateway/http_server.h"
+
+// The one translation unit of the gateway that compiles Boost.Beast and Asio.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "plugins/gateway/errors.h"
+
+namespace sg::plugins::gateway {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using asio::awaitable;
+using asio::use_awaitable;
+constexpr auto kTuple = asio::as_tuple(use_awaitable);
+
+constexpr std::size_t kReadChunk = 16 * 1024;
+// After an error response with request bytes still unread, keep reading (and dropping)
+// briefly before closing, so the client's TCP stack does not turn our close into a reset
+// that destroys the response before the client read it ("lingering close").
+constexpr std::chrono::milliseconds kLingerTime{1000};
+constexpr std::size_t kLingerBytes = 1 << 20;
+
+bool IsBodylessStatus(int status) {
+  return (status >= 100 && status < 200) || status == 204 || status == 304;
+}
+
+bool HasLineBreak(std::string_view text) {
+  return text.find_first_of("\r\n") != std::string_view::npos;
+}
+
+}  // namespace
+
+ServerOptions MakeServerOptions(const GatewayConfig& config) {
+  ServerOptions options;
+  auto address = ParseListenAddress(config.listen);
+  if (address) {
+    options.host = address->host;
+    options.port = address->port;
+  }
+  std::size_t io_threads = static_cast<std::size_t>(std::max<std::int64_t>(0, config.io_threads));
+  if (io_threads == 0) {
+    io_threads = std::max(2u, std::thread::hardware_concurrency());
+  }
+  options.io_threads = io_threads;
+  options.handler_threads =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, config.handler_threads));
+  options.max_header_bytes = static_cast<std::size_t>(config.max_header_bytes.bytes);
+  options.header_timeout = config.header_timeout;
+  options.body_idle_timeout = config.body_idle_timeout;
+  options.write_timeout = config.write_timeout;
+  options.keepalive_timeout = config.keepalive_timeout;
+  options.max_connections =
+      static_cast<std::size_t>(std::max<std::int64_t>(1, config.max_connections));
+  return options;
+}
+
+// Named (not anonymous) so HttpServer::Impl can derive from ServerCore without
+// -Wsubobject-linkage; nothing outside this file names it.
+namespace http_internal {
+
+struct ServerCore;
+
+/// One accepted connection. Owned by its session coroutine (and briefly by drain tasks);
+/// every member is touched only on the connection's strand, except `id`.
+struct Connection {
+  Connection(ServerCore* owner, std::uint64_t id_value, tcp::socket socket)
+      : server(owner), id(id_value), stream(std::move(socket)) {}
+  ~Connection();
+
+  ServerCore* server;
+  const std::uint64_t id;
+  beast::tcp_stream stream;
+  /// Waiting for the first byte of a request (safe to close when draining).
+  bool idle = false;
+};
+
+struct ServerCore {
+  ServerCore(ServerOptions opts, std::shared_ptr<const RequestPipeline> pipe)
+      : options(std::move(opts)), pipeline(std::move(pipe)), logger(pipeline->logger()) {}
+
+  void Unregister(std::uint64_t id) {
+    {
+      std::lock_guard lock(mutex);
+      connections.erase(id);
+    }
+    pipeline->metrics().connections_open.Dec();
+    changed.notify_all();
+  }
+
+  std::vector<std::shared_ptr<Connection>> Snapshot() {
+    std::vector<std::shared_ptr<Connection>> alive;
+    std::lock_guard lock(mutex);
+    for (auto& [id, weak] : connections) {
+      if (auto connection = weak.lock()) {
+        alive.push_back(std::move(connection));
+      }
+    }
+    return alive;
+  }
+
+  const ServerOptions options;
+  const std::shared_ptr<const RequestPipeline> pipeline;
+  const std::shared_ptr<spdlog::logger> logger;
+
+  // Declared before the io_context so they outlive the coroutine frames it destroys.
+  mutable std::mutex mutex;
+  std::condition_variable changed;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
+  std::uint64_t next_id = 1;
+
+  std::atomic<ServerState> state{ServerState::kStopped};
+  std::atomic<bool> draining{false};
+  std::atomic<std::uint16_t> port{0};
+  std::atomic<int> handlers_running{0};
+  std::string bound_address;
+
+  std::unique_ptr<asio::thread_pool> handler_pool;
+  std::unique_ptr<asio::io_context> io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::optional<tcp::acceptor> acceptor;
+  std::vector<std::thread> threads;
+  bool stopped = false;
+};
+
+Connection::~Connection() { server->Unregister(id); }
+
+}  // namespace http_internal
+
+struct HttpServer::Impl : http_internal::ServerCore {
+  using ServerCore::ServerCore;
+};
+
+namespace {
+
+using Impl = http_internal::ServerCore;
+using http_internal::Connection;
+
+/// Runs the handler on the handler pool and resumes the awaiting coroutine on its own
+/// executor (its strand) with the response.
+template <class Token>
+auto AsyncInvokeOnPool(Impl& impl, Exchange& exchange, Token&& token) {
+  return asio::async_initiate<Token, void(HttpResponse)>(
+      [&impl, &exchange](auto handler) {
+        auto work = asio::make_work_guard(asio::get_associated_executor(handler));
+        asio::post(*impl.handler_pool, [&impl, &exchange, handler = std::move(handler),
+                                        work = std::move(work)]() mutable {
+          impl.handlers_running.fetch_add(1);
+          HttpResponse response = impl.pipeline->Invoke(exchange);
+          impl.handlers_running.fetch_sub(1);
+          auto executor = work.get_executor();
+          asio::dispatch(executor,
+                         [handler = std::move(handler), response = std::move(response)]() mutable {
+                           std::move(handler)(std::move(response));
+                         });
+          work.reset();
+        });
+      },
+      token);
+}
+
+void Close(beast::tcp_stream& stream) {
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream.socket().close(ignored);
+}
+
+/// Half-closes, drops what the client still sends (bounded in time and bytes), closes.
+awaitable<void> LingeringClose(std::shared_ptr<Connection> connection) {
+  beast::tcp_stream& stream = connection->stream;
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.expires_after(kLingerTime);
+  std::array<char, 8192> sink{};
+  std::size_t dropped = 0;
+  while (dropped < kLingerBytes) {
+    auto [read_error, read] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+    if (read_error) {
+      break;
+    }
+    dropped += read;
+  }
+  Close(stream);
+}
+
+http::response<http::string_body> ToBeast(const FinalResponse& final_response, unsigned version,
+                                          bool keep_alive, spdlog::logger& logger) {
+  const HttpResponse& source = final_response.response;
+  http::response<http::string_body> response;
+  response.version(version);
+  response.result(static_cast<unsigned>(source.status));
+  for (const auto& [name, value] : source.headers) {
+    if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) {
+      logger.error("dropped response header \"{}\" holding a line break", name);
+      continue;
+    }
+    response.insert(name, value);
+  }
+  response.body() = source.body;
+  if (IsBodylessStatus(source.status)) {
+    response.body().clear();
+  } else if (final_response.head) {
+    response.content_length(final_response.content_length);
+  } else {
+    response.prepare_payload();
+  }
+  response.keep_alive(keep_alive);
+  return response;
+}
+
+/// Writes `final_response`; false when the connection broke.
+awaitable<bool> WriteResponse(Impl* impl, beast::tcp_stream& stream,
+                              const FinalResponse& final_response, unsigned version,
+                              bool keep_alive) {
+  auto response = ToBeast(final_response, version, keep_alive, *impl->logger);
+  stream.expires_after(impl->options.write_timeout);
+  auto [write_error, written] = co_await http::async_write(stream, response, kTuple);
+  co_return !write_error;
+}
+
+bool IsMalformedRequest(const beast::error_code& error) {
+  if (error.category() != http::make_error_code(http::error::end_of_stream).category()) {
+    return false;  // socket errors, timeouts, cancellation: the client is gone
+  }
+  return error != http::error::end_of_stream && error != http::error::partial_message;
+}
+
+/// Serves one connection: requests one after another until either side closes.
+awaitable<void> Session(Impl* impl, std::shared_ptr<Connection> connection, SteadyTime accepted) {
+  const ServerOptions& options = impl->options;
+  const RequestPipeline& pipeline = *impl->pipeline;
+  beast::tcp_stream& stream = connection->stream;
+  beast::error_code endpoint_error;
+  std::string remote_ip = stream.socket().remote_endpoint(endpoint_error).address().to_string();
+  beast::flat_buffer buffer;
+  bool first = true;
+
+  while (true) {
+    // Between requests: wait for the first byte of the next one.
+    SteadyTime head_deadline = accepted + options.header_timeout;
+    if (buffer.size() == 0) {
+      connection->idle = true;
+      if (impl->draining.load()) {
+        break;
+      }
+      stream.expires_after(first ? options.header_timeout : options.keepalive_timeout);
+      auto [idle_error, idle_read] =
+          co_await stream.async_read_some(buffer.prepare(kReadChunk), kTuple);
+      connection->idle = false;
+      if (idle_error) {
+        break;  // closed by the client, idle timeout, or drain
+      }
+      buffer.commit(idle_read);
+      if (!first) {
+        head_deadline = std::chrono::steady_clock::now() + options.header_timeout;
+      }
+    } else if (!first) {
+      head_deadline = std::chrono::steady_clock::now() + options.header_timeout;
+    }
+
+    http::request_parser<http::string_body> parser;
+    // The route's body limit is known only after the head; Beast's default (1 MiB) would
+    // refuse a larger Content-Length while still parsing the head.
+    parser.body_limit(boost::none);
+    parser.header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(options.max_header_bytes, UINT32_MAX)));
+    stream.expires_at(head_deadline);
+    auto [head_error, head_read] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    if (head_error) {
+      if (head_error == http::error::header_limit || IsMalformedRequest(head_error)) {
+        Exchange exchange;
+        pipeline.BeginUnparsed(exchange, remote_ip);
+        bool too_large = head_error == http::error::header_limit;
+        HttpResponse error_response =
+            too_large ? pipeline.Error(exchange, 431, kCodeHeaderTooLarge,
+                                       fmt::format("request head is larger than {} bytes",
+                                                   options.max_header_bytes))
+                      : pipeline.Error(exchange, 400, kCodeBadRequest,
+                                       fmt::format("malformed request: {}", head_error.message()));
+        FinalResponse final_response = pipeline.Finish(exchange, std::move(error_response));
+        if (co_await WriteResponse(impl, stream, final_response, 11, false)) {
+          co_await LingeringClose(connection);
+        }
+      }
+      break;  // a stalled or vanished client gets no answer
+    }
+
+    auto& request = parser.get();
+    Exchange exchange;
+    HttpHeaders headers;
+    headers.reserve(16);
+    for (const auto& field : request) {
+      headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+    }
+    pipeline.Begin(exchange, std::string(request.method_string()), std::string(request.target()),
+                   std::move(headers), remote_ip);
+    const unsigned version = request.version();
+    const bool client_keep_alive = request.keep_alive();
+    bool close_after = false;  // request bytes left unread: the connection cannot continue
+    std::optional<HttpResponse> response;
+
+    if (exchange.early) {
+      response = std::move(*exchange.early);
+      close_after = !parser.is_done();
+    } else if (!parser.is_done()) {
+      auto length = parser.content_length();
+      if (length && *length > exchange.body_limit) {
+        response = pipeline.Error(exchange, 413, kCodePayloadTooLarge,
+                                  fmt::format("request body of {} bytes is larger than {} bytes",
+                                              *length, exchange.body_limit));
+        close_after = true;
+      } else {
+        parser.body_limit(exchange.body_limit);
+        if (beast::iequals(request[http::field::expect], "100-continue")) {
+          http::response<http::empty_body> proceed{http::status::continue_, version};
+          stream.expires_after(options.write_timeout);
+          auto [continue_error, continue_written] =
+              co_await http::async_write(stream, proceed, kTuple);
+          if (continue_error) {
+            pipeline.Abandon(exchange, "write of 100 Continue failed");
+            break;
+          }
+        }
+        bool abandoned = false;
+        while (!parser.is_done()) {
+          stream.expires_after(options.body_idle_timeout);
+          auto [body_error, body_read] =
+              co_await http::async_read_some(stream, buffer, parser, kTuple);
+          if (body_error == http::error::body_limit) {
+            response = pipeline.Error(
+                exchange, 413, kCodePayloadTooLarge,
+                fmt::format("request body is larger than {} bytes", exchange.body_limit));
+            close_after = true;
+            break;
+          }
+          if (body_error) {
+            if (IsMalformedRequest(body_error)) {
+              response = pipeline.Error(exchange, 400, kCodeBadRequest,
+                                        fmt::format("malformed body: {}", body_error.message()));
+              close_after = true;
+              break;
+            }
+            pipeline.Abandon(exchange, fmt::format("reading the body: {}", body_error.message()));
+            abandoned = true;
+            break;
+          }
+        }
+        if (abandoned) {
+          break;
+        }
+      }
+    }
+
+    if (!response) {
+      exchange.request.body = std::move(request.body());
+      if (exchange.blocking) {
+        response = co_await AsyncInvokeOnPool(*impl, exchange, use_awaitable);
+      } else {
+        response = pipeline.Invoke(exchange);
+      }
+    }
+
+    FinalResponse final_response = pipeline.Finish(exchange, std::move(*response));
+    // Draining: finish this request, then close (the client learns it from the header).
+    bool keep_alive = client_keep_alive && !close_after && !impl->draining.load();
+    if (!co_await WriteResponse(impl, stream, final_response, version, keep_alive)) {
+      break;
+    }
+    if (!keep_alive) {
+      if (close_after) {
+        co_await LingeringClose(connection);
+      }
+      break;
+    }
+    first = false;
+  }
+  Close(stream);
+}
+
+/// Session wrapped so that no exception escapes into io_context::run.
+awaitable<void> GuardedSession(Impl* impl, std::shared_ptr<Connection> connection,
+                               SteadyTime accepted) {
+  try {
+    co_await Session(impl, connection, accepted);
+  } catch (const std::exception& e) {
+    impl->logger->error("connection {} failed: {}", connection->id, e.what());
+  }
+  Close(connection->stream);
+}
+
+awaitable<void> AcceptLoop(Impl* impl) {
+  auto& acceptor = *impl->acceptor;
+  while (true) {
+    auto [accept_error, socket] =
+        co_await acceptor.async_accept(asio::any_io_executor(asio::make_strand(*impl->io)), kTuple);
+    if (accept_error) {
+      if (accept_error == asio::error::operation_aborted || !acceptor.is_open()) {
+        co_return;
+      }
+      // Out of file descriptors and the like: back off instead of spinning.
+      impl->logger->warn("accept failed: {}", accept_error.message());
+      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await pause.async_wait(kTuple);
+      continue;
+    }
+    std::shared_ptr<Connection> connection;
+    {
+      std::lock_guard lock(impl->mutex);
+      if (impl->draining.load() || impl->connections.size() >= impl->options.max_connections) {
+        impl->pipeline->metrics().connections_rejected.Inc();
+      } else {
+        std::uint64_t id = impl->next_id++;
+        impl->pipeline->metrics().connections_open.Inc();
+        connection = std::make_shared<Connection>(impl, id, std::move(socket));
+        impl->connections.emplace(id, connection);
+      }
+    }
+    if (!connection) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
+    auto executor = connection->stream.get_executor();
+    asio::co_spawn(executor,
+                   GuardedSession(impl, std::move(connection), std::chrono::steady_clock::now()),
+                   asio::detached);
+  }
+}
+
+void RunIo(Impl* impl) {
+  while (true) {
+    try {
+      impl->io->run();
+      return;
+    } catch (const std::exception& e) {
+      impl->logger->error("HTTP I/O thread caught: {}", e.what());
+    }
+  }
+}
+
+}  // namespace
+
+HttpServer::HttpServer(ServerOptions options, std::shared_ptr<const RequestPipeline> pipeline)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(pipeline))) {}
+
+HttpServer::~HttpServer() { Stop(std::chrono::steady_clock::now()); }
+
+Result<> HttpServer::Start() {
+  Impl& impl = *impl_;
+  if (impl.io) {
+    return MakeError(ErrorCode::kInternal, "HTTP server started twice");
+  }
+  impl.io = std::make_unique<asio::io_context>(static_cast<int>(impl.options.io_threads));
+  impl.work.emplace(impl.io->get_executor());
+
+  tcp::endpoint endpoint;
+  beast::error_code error;
+  auto address = asio::ip::make_address(impl.options.host, error);
+  if (!error) {
+    endpoint = tcp::endpoint(address, impl.options.port);
+  } else {
+    tcp::resolver resolver(*impl.io);
+    auto results = resolver.resolve(impl.options.host, std::to_string(impl.options.port),
+                                    tcp::resolver::passive, error);
+    if (error || results.empty()) {
+      impl.work.reset();
+      impl.io.reset();
+      return MakeError(ErrorCode::kInvalidArgument, "cannot resolve listen host {}: {}",
+                       impl.options.host, error ? error.message() : "no address");
+    }
+    endpoint = results.begin()->endpoint();
+  }
+
+  std::string wanted = FormatHostPort(endpoint.address().to_string(), endpoint.port());
+  impl.acceptor.emplace(asio::make_strand(*impl.io));
+  auto fail = [&](std::string_view step) -> Result<> {
+    auto message = error.message();
+    impl.acceptor.reset();
+    impl.work.reset();
+    impl.io.reset();
+    return MakeError(ErrorCode::kUnavailable, "cannot listen on {}: {}: {}", wanted, step, message);
+  };
+  impl.acceptor->open(endpoint.protocol(), error);
+  if (error) {
+    return fail("open");
+  }
+  impl.acceptor->set_option(asio::socket_base::reuse_address(true), error);
+  if (error) {
+    return fail("SO_REUSEADDR");
+  }
+  impl.acceptor->bind(endpoint, error);
+  if (error) {
+    return fail("bind");
+  }
+  impl.acceptor->listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return fail("listen");
+  }
+  auto local = impl.acceptor->local_endpoint(error);
+  impl.port.store(local.port());
+  impl.bound_address = FormatHostPort(local.address().to_string(), local.port());
+
+  impl.handler_pool = std::make_unique<asio::thread_pool>(impl.options.handler_threads);
+  asio::co_spawn(impl.acceptor->get_executor(), AcceptLoop(&impl), asio::detached);
+  impl.threads.reserve(impl.options.io_threads);
+  for (std::size_t i = 0; i < impl.options.io_threads; ++i) {
+    impl.threads.emplace_back(RunIo, &impl);
+  }
+  impl.state.store(ServerState::kListening);
+  return {};
+}
+
+void HttpServer::Stop(Deadline deadline) noexcept {
+  Impl& impl = *impl_;
+  if (!impl.io || impl.stopped) {
+    return;
+  }
+  impl.stopped = true;
+  try {
+    impl.state.store(ServerState::kDraining);
+    impl.draining.store(true);
+    asio::post(impl.acceptor->get_executor(), [&impl] {
+      beast::error_code ignored;
+      impl.acceptor->close(ignored);
+    });
+    // Idle connections close now; busy ones see `draining` when their request is done.
+    for (auto& connection : impl.Snapshot()) {
+      asio::post(connection->stream.get_executor(), [connection] {
+        if (connection->idle) {
+          connection->stream.cancel();
+        }
+      });
+    }
+
+    std::unique_lock lock(impl.mutex);
+    impl.changed.wait_until(lock, deadline, [&] { return impl.connections.empty(); });
+    std::size_t left = impl.connections.size();
+    lock.unlock();
+    if (left > 0) {
+      impl.logger->warn(
+          "drain deadline reached: closing {} connection(s) still open, {} "
+          "blocking handler(s) running",
+          left, impl.handlers_running.load());
+      for (auto& connection : impl.Snapshot()) {
+        asio::post(connection->stream.get_executor(), [connection] { Close(connection->stream); });
+      }
+      lock.lock();
+      impl.changed.wait_for(lock, std::chrono::milliseconds(200),
+                            [&] { return impl.connections.empty(); });
+      lock.unlock();
+    }
+
+    impl.work.reset();
+    impl.io->stop();
+    for (auto& thread : impl.threads) {
+      thread.join();
+    }
+    impl.threads.clear();
+    if (int running = impl.handlers_running.load(); running > 0) {
+      impl.logger->warn("waiting for {} blocking handler(s) to return", running);
+    }
+    // Handlers not started yet are dropped (their connections are gone); running ones
+    // are waited for, since a thread cannot be cancelled.
+    impl.handler_pool->stop();
+    impl.handler_pool->join();
+    impl.acceptor.reset();
+    impl.io.reset();  // destroys the remaining coroutine frames and sockets
+    impl.handler_pool.reset();
+  } catch (const std::exception& e) {
+    impl.logger->error("HTTP server stop: {}", e.what());
+  }
+  impl.state.store(ServerState::kStopped);
+}
+
+std::uint16_t HttpServer::port() const noexcept { return impl_->port.load(); }
+
+std::string HttpServer::address() const { return impl_->bound_address; }
+
+ServerState HttpServer::state() const noexcept { return impl_->state.load(); }
+
+std::size_t HttpServer::open_connections() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->connections.size();
+}
+
+}  // namespace sg::plugins::gateway
