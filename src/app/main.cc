@@ -1,7 +1,7 @@
 // streamgate: the single binary. Subcommands: serve, plugins, config print|validate, version.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <optional>
@@ -41,8 +41,8 @@ std::vector<std::string> SplitList(const std::string& text) {
 }
 
 // `config print` and `config validate` configure a kernel without starting anything.
-int ConfigureOnly(const sg::core::PluginRegistry& registry,
-                  const sg::core::ConfigSources& sources, bool print, const std::string& label) {
+int ConfigureOnly(const sg::core::PluginRegistry& registry, const sg::core::ConfigSources& sources,
+                  bool print, const std::string& label) {
   auto tree = sg::core::LoadConfigTree(sources);
   if (!tree) {
     fmt::print(stderr, "{}: {}\n", label, tree.error().message);
@@ -70,8 +70,7 @@ int ListPlugins(const sg::core::PluginRegistry& registry) {
       deps += (deps.empty() ? "" : ",") + dep;
     }
     fmt::print("{:<10} {:<8} {:<8} {:<20} {}\n", info.name, info.version,
-               info.enabled_by_default ? "yes" : "no", deps.empty() ? "-" : deps,
-               info.description);
+               info.enabled_by_default ? "yes" : "no", deps.empty() ? "-" : deps, info.description);
   }
   return kExitOk;
 }
@@ -81,20 +80,21 @@ int ListPlugins(const sg::core::PluginRegistry& registry) {
 int main(int argc, char** argv) {
   sg::core::PluginRegistry registry;
   if (auto registered = sg::app::RegisterBuiltinPlugins(registry); !registered) {
-    fmt::print(stderr, "streamgate: plugin registration failed: {}\n",
-               registered.error().message);
+    fmt::print(stderr, "streamgate: plugin registration failed: {}\n", registered.error().message);
     return kExitFailure;
   }
 
-  CLI::App app{"StreamGate: self-hostable video platform (upload, transcode, HLS/DASH, "
-               "NFT-gated access)",
-               "streamgate"};
+  CLI::App app{
+      "StreamGate: self-hostable video platform (upload, transcode, HLS/DASH, "
+      "NFT-gated access)",
+      "streamgate"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Help for every subcommand");
 
   // serve
-  auto* serve = app.add_subcommand("serve", "Run the server (embedded defaults: "
-                                            "http://127.0.0.1:8080, data in ./data)");
+  auto* serve = app.add_subcommand("serve",
+                                   "Run the server (embedded defaults: "
+                                   "http://127.0.0.1:8080, data in ./data)");
   std::string config_file, listen, data_dir, plugin_list, log_format, log_level;
   serve->add_option("--config", config_file, "YAML config file")->check(CLI::ExistingFile);
   serve->add_option("--listen", listen, "Address to listen on, ADDR:PORT (gateway.listen)");
@@ -111,9 +111,10 @@ int main(int argc, char** argv) {
   // config print|validate
   auto* config = app.add_subcommand("config", "Print or validate configuration");
   config->require_subcommand(1);
-  auto* print = config->add_subcommand(
-      "print", "Print the effective configuration (defaults, file, environment), "
-               "secrets redacted");
+  auto* print =
+      config->add_subcommand("print",
+                             "Print the effective configuration (defaults, file, environment), "
+                             "secrets redacted");
   std::string print_file;
   print->add_option("--config", print_file, "YAML config file")->check(CLI::ExistingFile);
   auto* validate = config->add_subcommand("validate", "Check a config file; exit 2 if invalid");

@@ -96,13 +96,12 @@ void SetPath(YAML::Node& root, const std::vector<std::string>& parts, const YAML
 Result<YAML::Node> LoadFile(const std::filesystem::path& file) {
   std::error_code ec;
   if (std::filesystem::is_directory(file, ec)) {
-    return MakeError(ErrorCode::kInvalidArgument, "config file {}: is a directory",
-                     file.string());
+    return MakeError(ErrorCode::kInvalidArgument, "config file {}: is a directory", file.string());
   }
   std::ifstream in(file, std::ios::binary);
   if (!in) {
-    return MakeError(ErrorCode::kInvalidArgument, "config file {}: cannot read: {}",
-                     file.string(), std::strerror(errno));
+    return MakeError(ErrorCode::kInvalidArgument, "config file {}: cannot read: {}", file.string(),
+                     std::strerror(errno));
   }
   std::ostringstream contents;
   contents << in.rdbuf();

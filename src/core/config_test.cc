@@ -37,7 +37,8 @@ struct SampleConfig {
     v.Field("ratio", ratio, {.doc = "share", .min = 0, .max = 1});
     v.Field("origins", origins, {});
     v.Field("chunk_size", chunk_size, {.doc = "chunk size", .min = 1 << 20, .max = 64 << 20});
-    v.Field("timeout", timeout, {.doc = "timeout", .reloadable = true, .min = 1000, .max = 600'000});
+    v.Field("timeout", timeout,
+            {.doc = "timeout", .reloadable = true, .min = 1000, .max = 600'000});
     v.Field("format", format, {.doc = "format", .choices = {"json", "text"}});
     v.Field("password", password, {.doc = "password", .secret = true});
     v.Section("tls", "certificate files", [this](ConfigVisitor& s) {
@@ -65,6 +66,8 @@ std::string ReadOneError(const std::string& yaml) {
 struct SizeCase {
   const char* text;
   std::uint64_t bytes;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const SizeCase& c, std::ostream* os) { *os << c.text; }
 };
 
 class ByteSizeParseTest : public ::testing::TestWithParam<SizeCase> {};
@@ -76,26 +79,19 @@ TEST_P(ByteSizeParseTest, ParsesUnits) {
   EXPECT_EQ(parsed->bytes, GetParam().bytes) << GetParam().text;
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, ByteSizeParseTest,
-                         ::testing::Values(SizeCase{"8MiB", 8ULL << 20},
-                                           SizeCase{"8 MiB", 8ULL << 20},
-                                           SizeCase{"512KiB", 512ULL << 10},
-                                           SizeCase{"1GiB", 1ULL << 30},
-                                           SizeCase{"2TiB", 2ULL << 40},
-                                           SizeCase{"1GB", 1000000000ULL},
-                                           SizeCase{"1KB", 1000ULL},
-                                           SizeCase{"3MB", 3000000ULL},
-                                           SizeCase{"10B", 10ULL},
-                                           SizeCase{"123", 123ULL},
-                                           SizeCase{"0", 0ULL},
-                                           SizeCase{"1kib", 1024ULL},
-                                           SizeCase{"1MIB", 1ULL << 20},
-                                           SizeCase{"1.5KiB", 1536ULL},
-                                           SizeCase{"15TiB", 15ULL << 40}));
+INSTANTIATE_TEST_SUITE_P(
+    Table, ByteSizeParseTest,
+    ::testing::Values(SizeCase{"8MiB", 8ULL << 20}, SizeCase{"8 MiB", 8ULL << 20},
+                      SizeCase{"512KiB", 512ULL << 10}, SizeCase{"1GiB", 1ULL << 30},
+                      SizeCase{"2TiB", 2ULL << 40}, SizeCase{"1GB", 1000000000ULL},
+                      SizeCase{"1KB", 1000ULL}, SizeCase{"3MB", 3000000ULL}, SizeCase{"10B", 10ULL},
+                      SizeCase{"123", 123ULL}, SizeCase{"0", 0ULL}, SizeCase{"1kib", 1024ULL},
+                      SizeCase{"1MIB", 1ULL << 20}, SizeCase{"1.5KiB", 1536ULL},
+                      SizeCase{"15TiB", 15ULL << 40}));
 
 TEST(ByteSizeTest, RejectsMalformedNegativeAndOverflowingSizes) {
-  for (const char* text : {"abc", "", "KiB", "1.", "1XB", "1 K B", "-1KiB", "-5",
-                           "99999999999GiB", "18446744073709551616", "1e3"}) {
+  for (const char* text : {"abc", "", "KiB", "1.", "1XB", "1 K B", "-1KiB", "-5", "99999999999GiB",
+                           "18446744073709551616", "1e3"}) {
     auto parsed = ParseByteSize(text);
     EXPECT_FALSE(parsed) << text;
   }
@@ -118,6 +114,8 @@ TEST(ByteSizeTest, FormatIsExactAndReparsable) {
 struct DurationCase {
   const char* text;
   std::int64_t ms;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const DurationCase& c, std::ostream* os) { *os << c.text; }
 };
 
 class DurationParseTest : public ::testing::TestWithParam<DurationCase> {};
@@ -129,20 +127,17 @@ TEST_P(DurationParseTest, ParsesUnits) {
   EXPECT_EQ(parsed->count(), GetParam().ms) << GetParam().text;
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, DurationParseTest,
-                         ::testing::Values(DurationCase{"500ms", 500}, DurationCase{"30s", 30'000},
-                                           DurationCase{"5m", 300'000},
-                                           DurationCase{"2h", 7'200'000},
-                                           DurationCase{"1d", 86'400'000},
-                                           DurationCase{"10", 10'000},
-                                           DurationCase{"1.5s", 1'500},
-                                           DurationCase{"0.25", 250}, DurationCase{"0", 0},
-                                           DurationCase{"30 s", 30'000},
-                                           DurationCase{"2H", 7'200'000}));
+INSTANTIATE_TEST_SUITE_P(
+    Table, DurationParseTest,
+    ::testing::Values(DurationCase{"500ms", 500}, DurationCase{"30s", 30'000},
+                      DurationCase{"5m", 300'000}, DurationCase{"2h", 7'200'000},
+                      DurationCase{"1d", 86'400'000}, DurationCase{"10", 10'000},
+                      DurationCase{"1.5s", 1'500}, DurationCase{"0.25", 250}, DurationCase{"0", 0},
+                      DurationCase{"30 s", 30'000}, DurationCase{"2H", 7'200'000}));
 
 TEST(DurationTest, RejectsMalformedAndNegativeDurations) {
-  for (const char* text : {"abc", "", "-1s", "-0.5", "5 parsecs", "1w", "s", "1.s",
-                           "99999999999999999999d"}) {
+  for (const char* text :
+       {"abc", "", "-1s", "-0.5", "5 parsecs", "1w", "s", "1.s", "99999999999999999999d"}) {
     EXPECT_FALSE(ParseConfigDuration(text)) << text;
   }
 }
@@ -209,6 +204,8 @@ tls:
 
 struct ErrorCase {
   const char* name;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
   const char* yaml;
   const char* error;
 };
@@ -240,7 +237,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "upload.workers: expected an integer, got \"many\""},
         ErrorCase{"IntegerOverflow", "workers: 99999999999999999999",
                   "upload.workers: integer out of range, got \"99999999999999999999\""},
-        ErrorCase{"DoubleNotANumber", "ratio: half", "upload.ratio: expected a number, got \"half\""},
+        ErrorCase{"DoubleNotANumber", "ratio: half",
+                  "upload.ratio: expected a number, got \"half\""},
         ErrorCase{"DoubleAboveMaximum", "ratio: 1.5",
                   "upload.ratio: must be between 0 and 1, got 1.5"},
         ErrorCase{"BoolNotABool", "enabled: maybe",
@@ -251,9 +249,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "upload.origins: expected a list such as [a, b], got \"https://a.example\""},
         ErrorCase{"ListItemNotAString", "origins: [a, {b: c}]",
                   "upload.origins[1]: expected a string, got a mapping"},
-        ErrorCase{"NotAChoice", "format: xml", "upload.format: must be one of json, text, got \"xml\""},
-        ErrorCase{"NullValue", "listen:",
-                  "upload.listen: expected a value (the key is present but empty)"},
+        ErrorCase{"NotAChoice", "format: xml",
+                  "upload.format: must be one of json, text, got \"xml\""},
+        ErrorCase{"NullValue",
+                  "listen:", "upload.listen: expected a value (the key is present but empty)"},
         ErrorCase{"UnknownKey", "listne: x",
                   "upload.listne: unknown key (known: listen, enabled, workers, ratio, origins, "
                   "chunk_size, timeout, format, password, tls)"},
@@ -284,7 +283,9 @@ TEST(ConfigReaderTest, EveryProblemIsReportedAndBadValuesKeepDefaults) {
 TEST(ConfigReaderTest, SecretValuesAreNotEchoedInErrors) {
   struct SecretChoice {
     std::string mode = "a";
-    void Visit(ConfigVisitor& v) { v.Field("mode", mode, {.doc = "mode", .secret = true, .choices = {"a"}}); }
+    void Visit(ConfigVisitor& v) {
+      v.Field("mode", mode, {.doc = "mode", .secret = true, .choices = {"a"}});
+    }
   } config;
 
   auto errors = ReadConfig(config, YAML::Load("mode: topsecret"), "x", nullptr);
@@ -376,8 +377,8 @@ TEST_F(ConfigLoaderTest, EnvironmentValuesAreYaml) {
 
 TEST_F(ConfigLoaderTest, UnrelatedVariablesAreIgnored) {
   ConfigSources sources;
-  sources.environment = {{"PATH", "/usr/bin"}, {"STREAMGATE_CONFIG", "/etc/x.yaml"},
-                         {"OTHER_A__B", "1"}};
+  sources.environment = {
+      {"PATH", "/usr/bin"}, {"STREAMGATE_CONFIG", "/etc/x.yaml"}, {"OTHER_A__B", "1"}};
 
   auto tree = LoadConfigTree(sources);
 

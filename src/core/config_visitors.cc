@@ -169,8 +169,8 @@ constexpr std::array<Unit, 6> kDurationUnits = {{
 }};
 
 // Display names, largest first, for formatting.
-constexpr std::array<Unit, 4> kBinaryUnits = {{
-    {"TiB", 1ULL << 40}, {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10}}};
+constexpr std::array<Unit, 4> kBinaryUnits = {
+    {{"TiB", 1ULL << 40}, {"GiB", 1ULL << 30}, {"MiB", 1ULL << 20}, {"KiB", 1ULL << 10}}};
 constexpr std::array<Unit, 4> kDecimalUnits = {{{"TB", 1000ULL * 1000 * 1000 * 1000},
                                                 {"GB", 1000ULL * 1000 * 1000},
                                                 {"MB", 1000ULL * 1000},
@@ -336,7 +336,8 @@ std::string FormatConfigDuration(ConfigDuration duration) {
     return "0s";
   }
   std::string sign = ms < 0 ? "-" : "";
-  std::uint64_t magnitude = ms < 0 ? 0 - static_cast<std::uint64_t>(ms) : static_cast<std::uint64_t>(ms);
+  std::uint64_t magnitude =
+      ms < 0 ? 0 - static_cast<std::uint64_t>(ms) : static_cast<std::uint64_t>(ms);
   std::optional<Unit> unit = BestUnit(magnitude, kDisplayDurationUnits);
   if (!unit) {
     return fmt::format("{}{}ms", sign, magnitude);
@@ -584,16 +585,15 @@ void ConfigReader::Field(std::string_view key, ByteSize& value, const FieldOptio
   value = *parsed;
 }
 
-void ConfigReader::Field(std::string_view key, ConfigDuration& value,
-                         const FieldOptions& options) {
+void ConfigReader::Field(std::string_view key, ConfigDuration& value, const FieldOptions& options) {
   YAML::Node node;
   std::string path;
   if (!Lookup(key, node, path)) {
     return;
   }
   if (!node.IsScalar()) {
-    Fail(path, fmt::format("expected a duration such as 30s, 500ms, 5m or 2h, got {}",
-                           Describe(node)));
+    Fail(path,
+         fmt::format("expected a duration such as 30s, 500ms, 5m or 2h, got {}", Describe(node)));
     return;
   }
   Result<ConfigDuration> parsed = ParseConfigDuration(node.Scalar());
@@ -773,8 +773,7 @@ void ConfigFlattener::Field(std::string_view key, double& value, const FieldOpti
   Add(key, fmt::format("{}", value), options);
 }
 
-void ConfigFlattener::Field(std::string_view key, std::string& value,
-                            const FieldOptions& options) {
+void ConfigFlattener::Field(std::string_view key, std::string& value, const FieldOptions& options) {
   Add(key, value, options);
 }
 
@@ -804,8 +803,8 @@ void ConfigFlattener::Section(std::string_view key, std::string_view doc,
 
 namespace {
 
-using FieldValue = std::variant<bool, std::int64_t, double, std::string,
-                                std::vector<std::string>, ByteSize, ConfigDuration>;
+using FieldValue = std::variant<bool, std::int64_t, double, std::string, std::vector<std::string>,
+                                ByteSize, ConfigDuration>;
 
 struct CapturedField {
   std::string path;

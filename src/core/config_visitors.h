@@ -70,8 +70,7 @@ class ConfigReader final : public ConfigVisitor {
   void CheckUnknownKeys(const Frame& frame);
   // Records `key` as known in the current frame and sets `path`. True with `node` set when
   // the key holds a value; false when absent or null (reported when `null_is_error`).
-  bool Lookup(std::string_view key, YAML::Node& node, std::string& path,
-              bool null_is_error = true);
+  bool Lookup(std::string_view key, YAML::Node& node, std::string& path, bool null_is_error = true);
   void Fail(const std::string& path, std::string_view problem);
   std::string Origin(const std::string& path) const;
 
@@ -83,8 +82,8 @@ class ConfigReader final : public ConfigVisitor {
 /// Reads `section` into `config` (anything with `Visit(ConfigVisitor&)`); returns every
 /// problem, empty on success.
 template <class Config>
-std::vector<std::string> ReadConfig(Config& config, const YAML::Node& section,
-                                    std::string path, const ConfigOrigins* origins) {
+std::vector<std::string> ReadConfig(Config& config, const YAML::Node& section, std::string path,
+                                    const ConfigOrigins* origins) {
   ConfigReader reader(section, std::move(path), origins);
   config.Visit(reader);
   return reader.Finish();

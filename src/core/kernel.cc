@@ -70,8 +70,8 @@ class ServiceRegistry {
     auto it = services_.find(type);
     if (it != services_.end()) {
       return MakeError(ErrorCode::kAlreadyExists,
-                       "service {} already provided by plugin {} (plugin {} provides it too)",
-                       name, it->second.provider, provider);
+                       "service {} already provided by plugin {} (plugin {} provides it too)", name,
+                       it->second.provider, provider);
     }
     services_.emplace(type, Entry{std::move(service), std::string(provider)});
     return {};
@@ -128,7 +128,8 @@ class KernelRuntimeInfo final : public RuntimeInfo {
         try {
           status.health = entry.plugin->CheckHealth();
         } catch (const std::exception& e) {
-          status.health = Health{HealthStatus::kDown, fmt::format("health check threw: {}", e.what())};
+          status.health =
+              Health{HealthStatus::kDown, fmt::format("health check threw: {}", e.what())};
         } catch (...) {
           status.health = Health{HealthStatus::kDown, "health check threw an unknown exception"};
         }
@@ -333,9 +334,9 @@ void LogConfig::Visit(ConfigVisitor& visitor) {
                 {.doc = "least severe level written",
                  .reloadable = true,
                  .choices = {"trace", "debug", "info", "warn", "error", "critical", "off"}});
-  visitor.Field("format", format,
-                {.doc = "json (one object per line) or text (for a terminal)",
-                 .choices = {"json", "text"}});
+  visitor.Field(
+      "format", format,
+      {.doc = "json (one object per line) or text (for a terminal)", .choices = {"json", "text"}});
 }
 
 Result<> LogConfig::Validate() const {
@@ -453,8 +454,8 @@ Result<ConfigSet> Kernel::Impl::ReadAll(const ConfigTree& tree) const {
         continue;
       }
       if (without_config.count(name) != 0) {
-        problems.push_back(fmt::format("{}{}: plugin {} has no settings; remove this section",
-                                       name, OriginSuffix(tree.origins, name), name));
+        problems.push_back(fmt::format("{}{}: plugin {} has no settings; remove this section", name,
+                                       OriginSuffix(tree.origins, name), name));
       } else {
         problems.push_back(fmt::format("{}{}: unknown section (known: {})", name,
                                        OriginSuffix(tree.origins, name), Join(known, ", ")));
@@ -476,8 +477,8 @@ Result<ConfigSet> Kernel::Impl::ReadAll(const ConfigTree& tree) const {
       return Result<>{};
     });
     if (!made || fresh == nullptr) {
-      problems.push_back(fmt::format("{}: plugin {} could not create its config{}",
-                                     slot->info.name, slot->info.name,
+      problems.push_back(fmt::format("{}: plugin {} could not create its config{}", slot->info.name,
+                                     slot->info.name,
                                      made ? std::string() : ": " + made.error().message));
       continue;
     }
@@ -654,8 +655,7 @@ Result<> Kernel::Start(const std::vector<std::string>& plugins) {
            "EventBus provided twice at start");
   SG_CHECK(impl.services
                .Provide(std::type_index(typeid(RuntimeInfo)), RuntimeInfo::kServiceName,
-                        std::static_pointer_cast<RuntimeInfo>(impl.runtime_info),
-                        kKernelProvider)
+                        std::static_pointer_cast<RuntimeInfo>(impl.runtime_info), kKernelProvider)
                .has_value(),
            "RuntimeInfo provided twice at start");
 
@@ -666,8 +666,7 @@ Result<> Kernel::Start(const std::vector<std::string>& plugins) {
 
   for (Slot* slot : impl.started_order) {
     slot->context = std::make_unique<KernelPluginContext>(*slot, impl.services, impl.metrics,
-                                                          *impl.clock, *impl.random,
-                                                          impl.settings);
+                                                          *impl.clock, *impl.random, impl.settings);
     impl.logger->info("initialising plugin {} {}", slot->info.name, slot->info.version);
     SteadyTime begin = impl.clock->Now();
     Result<> init = Guarded("Init", [slot] { return slot->plugin->Init(*slot->context); });
@@ -693,12 +692,19 @@ Result<> Kernel::Start(const std::vector<std::string>& plugins) {
   }
   impl.phase = Phase::kRunning;
   impl.logger->info("all {} plugins started", impl.started_order.size());
+  // Lets plugins act once every plugin runs (the monitor's first full health check).
+  BusMessage started;
+  started.subject = std::string(kKernelStartedSubject);
+  started.data = Join(impl.started_names, ",");
+  if (auto published = impl.bus->Publish(std::move(started)); !published) {
+    impl.logger->warn("could not announce start-up: {}", published.error().message);
+  }
   return {};
 }
 
 Result<> Kernel::Impl::FailStart(Slot& slot, const Error& error) {
-  Error failure{error.code, fmt::format("plugin {} failed to start: {}", slot.info.name,
-                                        error.message)};
+  Error failure{error.code,
+                fmt::format("plugin {} failed to start: {}", slot.info.name, error.message)};
   logger->error("{}; stopping what was started", failure.message);
   StopPlugins(clock->Now() + server_config.shutdown_timeout);
   return MakeError(std::move(failure));
@@ -722,8 +728,7 @@ void Kernel::Impl::StopPlugins(Deadline deadline) noexcept {
       SteadyTime begin = clock->Now();
       slot.plugin->Stop(deadline);
       slot.state = PluginState::kStopped;
-      logger->info("stopped plugin {} in {} ms", slot.info.name,
-                   MillisecondsSince(*clock, begin));
+      logger->info("stopped plugin {} in {} ms", slot.info.name, MillisecondsSince(*clock, begin));
     } catch (const std::exception& e) {
       slot.state = PluginState::kStopped;
       logger->error("stopping plugin {} threw: {}", slot.info.name, e.what());
@@ -905,8 +910,8 @@ Result<std::vector<std::string>> OrderByDependencies(const std::vector<PluginInf
       if (done[i]) {
         continue;
       }
-      bool ready = std::all_of(deps[i].begin(), deps[i].end(),
-                               [&done](std::size_t d) { return done[d]; });
+      bool ready =
+          std::all_of(deps[i].begin(), deps[i].end(), [&done](std::size_t d) { return done[d]; });
       if (ready) {
         next = i;
       }

@@ -30,8 +30,8 @@ struct ServerConfig {
 
 /// `log` section.
 struct LogConfig {
-  std::string level = "info";    ///< reloadable
-  std::string format = "json";   ///< json | text
+  std::string level = "info";   ///< reloadable
+  std::string format = "json";  ///< json | text
   void Visit(ConfigVisitor& visitor);
   Result<> Validate() const;
 };

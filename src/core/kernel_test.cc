@@ -115,8 +115,8 @@ class FakePlugin final : public Plugin {
 
   Result<> Reload(const PluginConfig& fresh) override {
     const FakeConfig& config = ConfigAs<FakeConfig>(fresh);
-    recorder_->calls.push_back(fmt::format("reload {} mode={} workers={}", info_.name, config.mode,
-                                           config.workers));
+    recorder_->calls.push_back(
+        fmt::format("reload {} mode={} workers={}", info_.name, config.mode, config.workers));
     if (behaviour_.fail_reload) {
       return MakeError(ErrorCode::kInvalidArgument, "cannot apply");
     }
@@ -284,8 +284,8 @@ TEST_F(KernelTest, StopIsIdempotentAndTheDestructorStopsARunningKernel) {
     ASSERT_TRUE(running.Start({}));
   }
 
-  EXPECT_THAT(calls(), ElementsAre("init a mode=a", "start a", "stop a", "init a mode=a",
-                                   "start a", "stop a"));
+  EXPECT_THAT(calls(), ElementsAre("init a mode=a", "start a", "stop a", "init a mode=a", "start a",
+                                   "stop a"));
 }
 
 TEST_F(KernelTest, StartTwiceIsRefused) {
@@ -301,8 +301,8 @@ TEST_F(KernelTest, StartTwiceIsRefused) {
 TEST_F(KernelTest, ServiceProvidedByOnePluginIsRequiredByAnother) {
   std::string seen;
   Add("store", {.on_init = [](PluginContext& context) {
-         return context.Provide(std::make_shared<Greeter>(Greeter{"hello"}));
-       }});
+        return context.Provide(std::make_shared<Greeter>(Greeter{"hello"}));
+      }});
   Add("user", {.dependencies = {"store"}, .on_init = [&seen](PluginContext& context) -> Result<> {
                  SG_ASSIGN_OR_RETURN(auto greeter, context.Require<Greeter>());
                  seen = greeter->greeting;
@@ -318,12 +318,12 @@ TEST_F(KernelTest, ServiceProvidedByOnePluginIsRequiredByAnother) {
 
 TEST_F(KernelTest, RequiringAServiceNobodyProvidesNamesTheServiceAndThePlugin) {
   Add("store", {.on_init = [](PluginContext& context) {
-         return context.Provide(std::make_shared<Greeter>(Greeter{"hello"}));
-       }});
+        return context.Provide(std::make_shared<Greeter>(Greeter{"hello"}));
+      }});
   Add("user", {.on_init = [](PluginContext& context) -> Result<> {
-         EXPECT_EQ(context.Find<Greeter>(), nullptr);
-         return context.Require<Greeter>().map([](auto&&) {});
-       }});
+        EXPECT_EQ(context.Find<Greeter>(), nullptr);
+        return context.Require<Greeter>().map([](auto&&) {});
+      }});
   Kernel kernel(registry_);
 
   auto started = kernel.Start({"user"});
@@ -355,10 +355,10 @@ TEST_F(KernelTest, KernelProvidesEventBusAndRuntimeInfoBeforeInit) {
   std::shared_ptr<EventBus> bus;
   std::shared_ptr<RuntimeInfo> runtime;
   Add("a", {.on_init = [&](PluginContext& context) -> Result<> {
-         SG_ASSIGN_OR_RETURN(bus, context.Require<EventBus>());
-         SG_ASSIGN_OR_RETURN(runtime, context.Require<RuntimeInfo>());
-         return {};
-       }});
+        SG_ASSIGN_OR_RETURN(bus, context.Require<EventBus>());
+        SG_ASSIGN_OR_RETURN(runtime, context.Require<RuntimeInfo>());
+        return {};
+      }});
   Add("b", {.throw_health = true});
   Kernel kernel(registry_);
 
@@ -388,12 +388,13 @@ TEST_F(KernelTest, KernelProvidesEventBusAndRuntimeInfoBeforeInit) {
 TEST_F(KernelTest, ContextCarriesServerSettings) {
   ServerSettings seen;
   Add("a", {.on_init = [&seen](PluginContext& context) {
-         seen = context.server();
-         EXPECT_NE(context.logger(), nullptr);
-         return Result<>{};
-       }});
+        seen = context.server();
+        EXPECT_NE(context.logger(), nullptr);
+        return Result<>{};
+      }});
   Kernel kernel(registry_);
-  ASSERT_TRUE(kernel.Configure(Tree("server: {data_dir: /var/sg, public_url: 'https://x.example/'}")));
+  ASSERT_TRUE(
+      kernel.Configure(Tree("server: {data_dir: /var/sg, public_url: 'https://x.example/'}")));
 
   ASSERT_TRUE(kernel.Start({}));
 

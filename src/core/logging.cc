@@ -72,7 +72,8 @@ class JsonLineFormatter final : public spdlog::formatter {
     AppendTime(msg.time, true, dest);
     dest.push_back('"');
     AppendJsonField(dest, "level", LevelToName(msg.level));
-    AppendJsonField(dest, "plugin", std::string_view(msg.logger_name.data(), msg.logger_name.size()));
+    AppendJsonField(dest, "plugin",
+                    std::string_view(msg.logger_name.data(), msg.logger_name.size()));
     // Formatting runs on the logging thread (synchronous loggers), so the thread's request
     // context is the one of the code that logged.
     if (const RequestContext* context = CurrentRequestContext()) {
@@ -300,8 +301,7 @@ Result<spdlog::level::level_enum> ParseLogLevel(std::string_view name) {
     return spdlog::level::warn;
   }
   return MakeError(ErrorCode::kInvalidArgument,
-                   "unknown log level \"{}\" (use trace|debug|info|warn|error|critical|off)",
-                   name);
+                   "unknown log level \"{}\" (use trace|debug|info|warn|error|critical|off)", name);
 }
 
 void SetLogLevel(spdlog::level::level_enum level) {

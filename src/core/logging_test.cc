@@ -1,8 +1,8 @@
 #include "core/logging.h"
 
-#include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <regex>
 #include <sstream>
@@ -108,7 +108,9 @@ TEST_F(LoggingTest, TextFormatIsOneReadableLine) {
   std::vector<std::string> lines = Lines(out);
   ASSERT_EQ(lines.size(), 1u) << out;
   EXPECT_TRUE(std::regex_match(
-      lines[0], std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} error \[gateway\] \[req=req-7\] two\\nlines)")))
+      lines[0],
+      std::regex(
+          R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} error \[gateway\] \[req=req-7\] two\\nlines)")))
       << lines[0];
 }
 
@@ -160,6 +162,8 @@ struct EscapeCase {
   const char* name;
   std::string input;
   std::string escaped;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const EscapeCase& c, std::ostream* os) { *os << c.name; }
 };
 
 class JsonEscapeTest : public ::testing::TestWithParam<EscapeCase> {};
@@ -178,13 +182,19 @@ INSTANTIATE_TEST_SUITE_P(
         EscapeCase{"Nul", std::string("a\0b", 3), "a\\u0000b"},
         EscapeCase{"ValidUtf8IsKept", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac",
                    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8e\xac"},
-        EscapeCase{"InvalidByte", "a\xff" "b", "a\\ufffdb"},
+        EscapeCase{"InvalidByte",
+                   "a\xff"
+                   "b",
+                   "a\\ufffdb"},
         EscapeCase{"LoneContinuation", "\x80", "\\ufffd"},
         EscapeCase{"Overlong", "\xc0\xaf", "\\ufffd\\ufffd"},
         EscapeCase{"Surrogate", "\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},
         EscapeCase{"AboveMaxCodePoint", "\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},
         EscapeCase{"TruncatedAtEnd", "x\xe2\x82", "x\\ufffd"},
-        EscapeCase{"TruncatedBeforeAscii", "\xe2\x82" "a", "\\ufffda"}),
+        EscapeCase{"TruncatedBeforeAscii",
+                   "\xe2\x82"
+                   "a",
+                   "\\ufffda"}),
     [](const ::testing::TestParamInfo<EscapeCase>& param_info) { return param_info.param.name; });
 
 }  // namespace

@@ -53,8 +53,7 @@ Result<> PluginRegistry::Register(PluginFactory factory) {
   for (std::string_view reserved : kReservedNames) {
     if (info.name == reserved) {
       return MakeError(ErrorCode::kInvalidArgument,
-                       "plugin name \"{}\" is reserved for the kernel's config section",
-                       info.name);
+                       "plugin name \"{}\" is reserved for the kernel's config section", info.name);
     }
   }
   if (info.version.empty()) {
@@ -88,8 +87,9 @@ Result<std::unique_ptr<Plugin>> PluginRegistry::Create(std::string_view name) co
     for (const auto& [known_name, entry] : entries_) {
       known.push_back(known_name);
     }
-    return MakeError(ErrorCode::kNotFound, "unknown plugin {} (known: {})", name,
-                     known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", ")));
+    return MakeError(
+        ErrorCode::kNotFound, "unknown plugin {} (known: {})", name,
+        known.empty() ? std::string("none") : fmt::format("{}", fmt::join(known, ", ")));
   }
   std::unique_ptr<Plugin> plugin;
   try {

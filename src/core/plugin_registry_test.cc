@@ -107,9 +107,8 @@ TEST(PluginRegistryTest, FactoryThatFailsIsRejected) {
 
   EXPECT_FALSE(registry.Register(nullptr));
   EXPECT_FALSE(registry.Register([]() -> std::unique_ptr<Plugin> { return nullptr; }));
-  EXPECT_FALSE(registry.Register([]() -> std::unique_ptr<Plugin> {
-    throw std::runtime_error("boom");
-  }));
+  EXPECT_FALSE(
+      registry.Register([]() -> std::unique_ptr<Plugin> { throw std::runtime_error("boom"); }));
   EXPECT_TRUE(registry.List().empty());
 }
 

@@ -30,7 +30,7 @@ struct Outcome {
   std::string err;
 };
 
-Outcome Run(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
+Outcome RunStreamgate(std::vector<std::string> args, std::map<std::string, std::string> env = {}) {
   args.insert(args.begin(), SG_STREAMGATE_BINARY);
   ChildProcess child(args, env);
   auto code = child.WaitExit(20s);
@@ -38,28 +38,31 @@ Outcome Run(std::vector<std::string> args, std::map<std::string, std::string> en
 }
 
 TEST(CliTest, VersionPrintsTheVersion) {
-  auto result = Run({"version"});
+  auto result = RunStreamgate({"version"});
   EXPECT_EQ(result.code, 0);
   EXPECT_EQ(result.out, "streamgate 0.1.0\n");
 }
 
 TEST(CliTest, HelpWorksOnEverySubcommand) {
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"--help"}, {"serve", "--help"}, {"plugins", "--help"},
-        {"config", "--help"}, {"config", "print", "--help"}, {"config", "validate", "--help"}}) {
-    auto result = Run(args);
+  for (std::vector<std::string> args : {std::vector<std::string>{"--help"},
+                                        {"serve", "--help"},
+                                        {"plugins", "--help"},
+                                        {"config", "--help"},
+                                        {"config", "print", "--help"},
+                                        {"config", "validate", "--help"}}) {
+    auto result = RunStreamgate(args);
     EXPECT_EQ(result.code, 0) << args.back();
     EXPECT_NE(result.out.find("Usage"), std::string::npos) << args.back() << result.out;
   }
 }
 
 TEST(CliTest, NoSubcommandIsAUsageError) {
-  auto result = Run({});
+  auto result = RunStreamgate({});
   EXPECT_EQ(result.code, 2);
 }
 
 TEST(CliTest, PluginsListsEveryRegisteredPluginWithVersionAndDependencies) {
-  auto result = Run({"plugins"});
+  auto result = RunStreamgate({"plugins"});
   ASSERT_EQ(result.code, 0);
   EXPECT_NE(result.out.find("gateway"), std::string::npos);
   EXPECT_NE(result.out.find("monitor"), std::string::npos);
@@ -71,30 +74,30 @@ TEST(CliTest, ServeWithUnknownConfigKeyExits2NamingTheKeyBeforeOpeningAPort) {
   int port = FreePort();
   TempFile config("gateway:\n  listen: 127.0.0.1:" + std::to_string(port) +
                   "\n  max_header_byts: 8KiB\n");
-  auto result = Run({"serve", "--config", config.path.string()});
+  auto result = RunStreamgate({"serve", "--config", config.path.string()});
   EXPECT_EQ(result.code, 2);
   EXPECT_NE(result.err.find("gateway.max_header_byts"), std::string::npos) << result.err;
   EXPECT_FALSE(HttpGet(port, "/healthz", "", 500ms).has_value());
 }
 
 TEST(CliTest, BadEnvironmentValueExits2NamingTheVariable) {
-  auto result = Run({"serve", "--listen", "127.0.0.1:" + std::to_string(FreePort())},
-                    {{"STREAMGATE_GATEWAY__MAX_HEADER_BYTES", "lots"}});
+  auto result = RunStreamgate({"serve", "--listen", "127.0.0.1:" + std::to_string(FreePort())},
+                              {{"STREAMGATE_GATEWAY__MAX_HEADER_BYTES", "lots"}});
   EXPECT_EQ(result.code, 2);
   EXPECT_NE(result.err.find("STREAMGATE_GATEWAY__MAX_HEADER_BYTES"), std::string::npos)
       << result.err;
 }
 
 TEST(CliTest, UnknownPluginInSelectionExits2) {
-  auto result = Run({"serve", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
-                     "--plugins", "gateway,nosuch"});
+  auto result = RunStreamgate({"serve", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
+                               "--plugins", "gateway,nosuch"});
   EXPECT_EQ(result.code, 2);
   EXPECT_NE(result.err.find("nosuch"), std::string::npos) << result.err;
 }
 
 TEST(CliTest, MissingDependencyInSelectionExits2NamingIt) {
-  auto result = Run({"serve", "--listen", "127.0.0.1:" + std::to_string(FreePort()),
-                     "--plugins", "monitor"});
+  auto result = RunStreamgate(
+      {"serve", "--listen", "127.0.0.1:" + std::to_string(FreePort()), "--plugins", "monitor"});
   EXPECT_EQ(result.code, 2);
   EXPECT_NE(result.err.find("gateway"), std::string::npos) << result.err;
 }
@@ -105,8 +108,8 @@ TEST(CliTest, PortInUseExits1) {
   ChildProcess first({SG_STREAMGATE_BINARY, "serve", "--listen",
                       "127.0.0.1:" + std::to_string(port), "--data-dir", data.string()});
   ASSERT_TRUE(WaitUntilHealthy(port, 15s)) << first.Stderr();
-  auto result = Run({"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir",
-                     data.string()});
+  auto result = RunStreamgate(
+      {"serve", "--listen", "127.0.0.1:" + std::to_string(port), "--data-dir", data.string()});
   EXPECT_EQ(result.code, 1);
   EXPECT_NE(result.err.find("gateway"), std::string::npos) << result.err;
   std::filesystem::remove_all(data);
@@ -114,18 +117,18 @@ TEST(CliTest, PortInUseExits1) {
 
 TEST(CliTest, ConfigValidateAcceptsAGoodFileAndRejectsABadOne) {
   TempFile good("log:\n  level: warn\ngateway:\n  max_header_bytes: 32KiB\n");
-  auto ok = Run({"config", "validate", good.path.string()});
+  auto ok = RunStreamgate({"config", "validate", good.path.string()});
   EXPECT_EQ(ok.code, 0) << ok.err;
   TempFile bad("log:\n  level: loud\n");
-  auto rejected = Run({"config", "validate", bad.path.string()});
+  auto rejected = RunStreamgate({"config", "validate", bad.path.string()});
   EXPECT_EQ(rejected.code, 2);
   EXPECT_NE(rejected.err.find("log.level"), std::string::npos) << rejected.err;
 }
 
 TEST(CliTest, ConfigPrintShowsEffectiveValuesFromFileAndEnvironment) {
   TempFile config("gateway:\n  max_header_bytes: 32KiB\n");
-  auto result = Run({"config", "print", "--config", config.path.string()},
-                    {{"STREAMGATE_LOG__LEVEL", "warn"}});
+  auto result = RunStreamgate({"config", "print", "--config", config.path.string()},
+                              {{"STREAMGATE_LOG__LEVEL", "warn"}});
   ASSERT_EQ(result.code, 0) << result.err;
   EXPECT_NE(result.out.find("32KiB"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("level: warn"), std::string::npos) << result.out;

@@ -2,8 +2,8 @@
 
 #include <signal.h>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -31,11 +31,11 @@ class Server {
  public:
   explicit Server(std::vector<std::string> extra_args = {},
                   std::map<std::string, std::string> env = {})
-      : port_(FreePort()), data_dir_(std::filesystem::temp_directory_path() /
-                                     ("sg-it-" + std::to_string(port_))) {
-    std::vector<std::string> argv = {SG_STREAMGATE_BINARY, "serve", "--listen",
-                                     "127.0.0.1:" + std::to_string(port_), "--data-dir",
-                                     data_dir_.string()};
+      : port_(FreePort()),
+        data_dir_(std::filesystem::temp_directory_path() / ("sg-it-" + std::to_string(port_))) {
+    std::vector<std::string> argv = {SG_STREAMGATE_BINARY, "serve",
+                                     "--listen",           "127.0.0.1:" + std::to_string(port_),
+                                     "--data-dir",         data_dir_.string()};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     process_ = std::make_unique<ChildProcess>(argv, env);
   }
@@ -136,8 +136,7 @@ TEST(ServerTest, SecondSignalDuringDrainExitsAtOnce) {
 TEST(ServerTest, OversizedHeaderGets431WithTheErrorEnvelope) {
   Server server;
   ASSERT_TRUE(server.WaitHealthy()) << server.process().Stderr();
-  auto reply = HttpGet(server.port(), "/healthz",
-                       "X-Big: " + std::string(64 * 1024, 'a') + "\r\n");
+  auto reply = HttpGet(server.port(), "/healthz", "X-Big: " + std::string(64 * 1024, 'a') + "\r\n");
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 431);
   auto body = boost::json::parse(reply->body);
@@ -178,8 +177,9 @@ TEST(ServerTest, LogLinesAreJsonWithRequestAndTraceIds) {
   ASSERT_TRUE(server.WaitHealthy()) << server.process().Stderr();
   const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
   auto reply = HttpGet(server.port(), "/debug/echo-missing",
-                       "traceparent: 00-" + trace_id + "-00f067aa0ba902b7-01\r\n"
-                       "X-Request-Id: trace-check\r\n");
+                       "traceparent: 00-" + trace_id +
+                           "-00f067aa0ba902b7-01\r\n"
+                           "X-Request-Id: trace-check\r\n");
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 404);
   ASSERT_TRUE(server.process().WaitForStderr("trace-check", 5s));

@@ -40,8 +40,7 @@ int DecodeStatus(int status) {
 
 }  // namespace
 
-ChildProcess::ChildProcess(std::vector<std::string> argv,
-                           std::map<std::string, std::string> env) {
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::map<std::string, std::string> env) {
   char stdout_template[] = "/tmp/sg-child-out-XXXXXX";
   char stderr_template[] = "/tmp/sg-child-err-XXXXXX";
   int out_fd = mkstemp(stdout_template);
@@ -136,8 +135,7 @@ bool ChildProcess::Running() { return !WaitExit(std::chrono::milliseconds(0)).ha
 std::string ChildProcess::Stdout() const { return ReadFile(stdout_path_); }
 std::string ChildProcess::Stderr() const { return ReadFile(stderr_path_); }
 
-bool ChildProcess::WaitForStderr(const std::string& text,
-                                 std::chrono::milliseconds timeout) const {
+bool ChildProcess::WaitForStderr(const std::string& text, std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (Stderr().find(text) != std::string::npos) {

@@ -65,8 +65,7 @@ class ConfigVisitor {
   virtual void Field(std::string_view key, std::vector<std::string>& value,
                      const FieldOptions& options) = 0;
   virtual void Field(std::string_view key, ByteSize& value, const FieldOptions& options) = 0;
-  virtual void Field(std::string_view key, ConfigDuration& value,
-                     const FieldOptions& options) = 0;
+  virtual void Field(std::string_view key, ConfigDuration& value, const FieldOptions& options) = 0;
   /// A nested mapping; `body` visits its fields with the same visitor.
   virtual void Section(std::string_view key, std::string_view doc,
                        const std::function<void(ConfigVisitor&)>& body) = 0;

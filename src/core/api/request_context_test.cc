@@ -16,6 +16,8 @@ constexpr const char* kSpanId = "00f067aa0ba902b7";
 
 struct TraceparentCase {
   const char* name;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const TraceparentCase& c, std::ostream* os) { *os << c.name; }
   std::string header;
   bool valid;
 };
@@ -57,16 +59,17 @@ INSTANTIATE_TEST_SUITE_P(
         TraceparentCase{"AllZeroTraceId",
                         Header("00", "00000000000000000000000000000000", kSpanId, "01"), false},
         TraceparentCase{"AllZeroSpanId", Header("00", kTraceId, "0000000000000000", "01"), false},
-        TraceparentCase{"ShortTraceId", Header("00", "4bf92f3577b34da6a3ce929d0e0e473", kSpanId,
-                                                "01"),
-                        false},
+        TraceparentCase{"ShortTraceId",
+                        Header("00", "4bf92f3577b34da6a3ce929d0e0e473", kSpanId, "01"), false},
         TraceparentCase{"LongSpanId", Header("00", kTraceId, "00f067aa0ba902b70", "01"), false},
         TraceparentCase{"NonHexFlags", Header("00", kTraceId, kSpanId, "0g"), false},
-        TraceparentCase{"WrongSeparator",
-                        std::string("00_") + kTraceId + "-" + kSpanId + "-01", false},
+        TraceparentCase{"WrongSeparator", std::string("00_") + kTraceId + "-" + kSpanId + "-01",
+                        false},
         TraceparentCase{"Empty", "", false},
         TraceparentCase{"Garbage", std::string(55, 'x'), false}),
-    [](const ::testing::TestParamInfo<TraceparentCase>& param_info) { return param_info.param.name; });
+    [](const ::testing::TestParamInfo<TraceparentCase>& param_info) {
+      return param_info.param.name;
+    });
 
 TEST(TraceContextTest, ParsedFlagsAreKept) {
   auto parsed = TraceContext::Parse(Header("00", kTraceId, kSpanId, "00"));

@@ -28,16 +28,13 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept {
   return "internal";
 }
 
-std::string Error::ToString() const {
-  return fmt::format("{}: {}", ErrorCodeName(code), message);
-}
+std::string Error::ToString() const { return fmt::format("{}: {}", ErrorCodeName(code), message); }
 
 Error Error::WithContext(std::string_view prefix) const {
   return Error{code, fmt::format("{}: {}", prefix, message)};
 }
 
-void CheckFailed(const char* file, int line, const char* condition,
-                 std::string_view why) noexcept {
+void CheckFailed(const char* file, int line, const char* condition, std::string_view why) noexcept {
   // Plain stdio: the logger may be the thing that is broken, and nothing here may throw.
   std::fprintf(stderr, "%s:%d: check failed: %s: %.*s\n", file, line, condition,
                static_cast<int>(why.size()), why.data());

@@ -60,21 +60,21 @@ inline tl::unexpected<Error> MakeError(Error error) {
 }  // namespace sg
 
 /// Returns the error of `expr` (a Result) from the enclosing function.
-#define SG_RETURN_IF_ERROR(expr)                                   \
-  do {                                                             \
-    auto sg_result_ = (expr);                                      \
-    if (!sg_result_) {                                             \
+#define SG_RETURN_IF_ERROR(expr)                                           \
+  do {                                                                     \
+    auto sg_result_ = (expr);                                              \
+    if (!sg_result_) {                                                     \
       return ::tl::unexpected<::sg::Error>(std::move(sg_result_).error()); \
-    }                                                              \
+    }                                                                      \
   } while (false)
 
 #define SG_CONCAT_INNER_(a, b) a##b
 #define SG_CONCAT_(a, b) SG_CONCAT_INNER_(a, b)
-#define SG_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)                  \
-  auto tmp = (expr);                                               \
-  if (!tmp) {                                                      \
-    return ::tl::unexpected<::sg::Error>(std::move(tmp).error());  \
-  }                                                                \
+#define SG_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr)                 \
+  auto tmp = (expr);                                              \
+  if (!tmp) {                                                     \
+    return ::tl::unexpected<::sg::Error>(std::move(tmp).error()); \
+  }                                                               \
   lhs = std::move(*tmp)
 
 /// `SG_ASSIGN_OR_RETURN(auto value, ParseThing(text));`

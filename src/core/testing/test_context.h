@@ -20,7 +20,8 @@ class TestPluginContext final : public PluginContext {
   explicit TestPluginContext(std::unique_ptr<PluginConfig> config = nullptr,
                              std::shared_ptr<Clock> clock = std::make_shared<SystemClock>())
       : config_(std::move(config)), clock_(std::move(clock)) {
-    logger_ = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    logger_ =
+        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     server_.data_dir = std::filesystem::temp_directory_path();
   }
 

@@ -37,10 +37,10 @@ class DebugPlugin final : public Plugin {
     SG_RETURN_IF_ERROR(router->AddRoute("POST", "/debug/echo", &Echo,
                                         {.max_body_bytes = 64 * 1024, .rate_class = "write"}));
     SG_RETURN_IF_ERROR(router->AddRoute("GET", "/debug/panic", &Panic, {.rate_class = "none"}));
-    SG_RETURN_IF_ERROR(router->AddRoute(
-        "POST", "/debug/publish/{subject}",
-        [this](const HttpRequest& request) { return Publish(request); },
-        {.max_body_bytes = 64 * 1024, .rate_class = "write"}));
+    SG_RETURN_IF_ERROR(
+        router->AddRoute("POST", "/debug/publish/{subject}",
+                         [this](const HttpRequest& request) { return Publish(request); },
+                         {.max_body_bytes = 64 * 1024, .rate_class = "write"}));
     return {};
   }
   Result<> Start() override { return {}; }

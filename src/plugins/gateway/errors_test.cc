@@ -25,6 +25,8 @@ struct CodeCase {
   ErrorCode code;
   int status;
   std::string name;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const CodeCase& c, std::ostream* os) { *os << c.name; }
 };
 
 class ErrorMappingTest : public ::testing::TestWithParam<CodeCase> {};

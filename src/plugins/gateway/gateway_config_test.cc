@@ -20,6 +20,8 @@ struct ListenCase {
   std::string text;
   std::string host;
   std::uint16_t port;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const ListenCase& c, std::ostream* os) { *os << c.text; }
 };
 
 class ListenAddressTest : public ::testing::TestWithParam<ListenCase> {};

@@ -59,6 +59,18 @@ void EraseHeader(HttpHeaders& headers, std::string_view name) {
                 headers.end());
 }
 
+// The path for log lines; requests answered before the target was parsed (preflight,
+// 400) show the raw target without its query.
+std::string_view LoggedPath(const HttpRequest& request) {
+  if (!request.path.empty()) {
+    return request.path;
+  }
+  if (request.target.empty()) {
+    return "-";
+  }
+  return std::string_view(request.target).substr(0, request.target.find('?'));
+}
+
 }  // namespace
 
 bool IsValidRequestId(std::string_view id) noexcept {
@@ -206,11 +218,9 @@ void RequestPipeline::Begin(Exchange& exchange, std::string method, std::string 
     exchange.early->SetHeader("Allow", match.allow);
     return;
   }
-  // A route that kept RouteOptions' default limit gets the configured default instead.
+  // A route without its own limit gets the configured default.
   const RouteOptions& options = exchange.route->options;
-  exchange.body_limit = options.max_body_bytes == RouteOptions{}.max_body_bytes
-                            ? default_max_body_
-                            : options.max_body_bytes;
+  exchange.body_limit = options.max_body_bytes.value_or(default_max_body_);
   exchange.blocking = options.blocking;
 }
 
@@ -380,10 +390,10 @@ FinalResponse RequestPipeline::Finish(Exchange& exchange, HttpResponse response)
 
   int status = response.status;
   if (status >= 500) {
-    logger_->error("{} {} -> {}: {}", exchange.request.method, exchange.request.path, status,
+    logger_->error("{} {} -> {}: {}", exchange.request.method, LoggedPath(exchange.request), status,
                    exchange.error_detail);
   } else if (status >= 400) {
-    logger_->warn("{} {} -> {}: {}", exchange.request.method, exchange.request.path, status,
+    logger_->warn("{} {} -> {}: {}", exchange.request.method, LoggedPath(exchange.request), status,
                   exchange.error_detail);
   }
   Record(exchange, status, response.body.size());
@@ -393,8 +403,8 @@ FinalResponse RequestPipeline::Finish(Exchange& exchange, HttpResponse response)
 
 void RequestPipeline::Abandon(Exchange& exchange, std::string_view reason) const {
   ScopedRequestContext scope(&exchange.request.context);
-  logger_->info("{} {} abandoned: {} ({})", exchange.request.method, exchange.request.path, reason,
-                exchange.request.remote_ip);
+  logger_->info("{} {} abandoned: {} ({})", exchange.request.method, LoggedPath(exchange.request),
+                reason, exchange.request.remote_ip);
 }
 
 void RequestPipeline::Record(const Exchange& exchange, int status, std::size_t bytes) const {
@@ -405,10 +415,9 @@ void RequestPipeline::Record(const Exchange& exchange, int status, std::size_t b
   metrics_.requests.WithLabels({exchange.route_label, method, status_text}).Inc();
   metrics_.duration.WithLabels({exchange.route_label}).Observe(seconds);
   if (exchange.settings && exchange.settings->access_log) {
-    logger_->info("{} {} {} {}B {:.1f}ms {}",
-                  exchange.request.method.empty() ? "-" : exchange.request.method,
-                  exchange.request.path.empty() ? "-" : exchange.request.path, status, bytes,
-                  seconds * 1000.0, exchange.request.remote_ip);
+    logger_->info(
+        "{} {} {} {}B {:.1f}ms {}", exchange.request.method.empty() ? "-" : exchange.request.method,
+        LoggedPath(exchange.request), status, bytes, seconds * 1000.0, exchange.request.remote_ip);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/api/context.h"
+#include "core/api/services/event_bus.h"
 #include "core/api/services/http.h"
 #include "core/api/services/runtime_info.h"
 #include "plugins/monitor/monitor_config.h"
@@ -50,17 +51,22 @@ class MonitorPlugin final : public Plugin {
     interval_ms_ = context.Config<MonitorConfig>().health_interval.count();
     SG_ASSIGN_OR_RETURN(runtime_, context.Require<RuntimeInfo>());
     SG_ASSIGN_OR_RETURN(auto router, context.Require<HttpRouter>());
+    SG_ASSIGN_OR_RETURN(auto bus, context.Require<EventBus>());
+    // Plugins that start after this one are only in the health report once the kernel
+    // says everyone runs: check again then instead of waiting a whole interval.
+    SG_ASSIGN_OR_RETURN(started_subscription_,
+                        bus->Subscribe(std::string(kKernelStartedSubject),
+                                       [this](const BusMessage&) { RequestCheck(); }));
 
     auto& metrics = context.metrics();
     RegisterProcessMetrics(metrics);
     plugin_up_ = &metrics.GaugeFamily("streamgate_plugin_up",
                                       "1 when the plugin's last health check was ok or degraded.",
                                       {"plugin"});
-    checks_ = &metrics.CounterFamily("streamgate_health_checks_total",
-                                     "Health check rounds run.")
+    checks_ = &metrics.CounterFamily("streamgate_health_checks_total", "Health check rounds run.")
                    .WithLabels({});
-    auto& build = metrics.GaugeFamily("streamgate_build_info", "Build information (always 1).",
-                                      {"version"});
+    auto& build =
+        metrics.GaugeFamily("streamgate_build_info", "Build information (always 1).", {"version"});
     build.WithLabels({std::string(runtime_->Version())}).Set(1);
 
     RouteOptions probe{.max_body_bytes = 0, .rate_class = "none", .blocking = false};
@@ -91,6 +97,9 @@ class MonitorPlugin final : public Plugin {
   }
 
   void Stop(Deadline) noexcept override {
+    if (started_subscription_) {
+      started_subscription_->Unsubscribe();
+    }
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
@@ -105,18 +114,28 @@ class MonitorPlugin final : public Plugin {
 
   Result<> Reload(const PluginConfig& fresh) override {
     interval_ms_ = ConfigAs<MonitorConfig>(fresh).health_interval.count();
-    wake_.notify_all();
+    RequestCheck();  // restarts the wait with the new interval
     return {};
   }
 
  private:
+  void RequestCheck() {
+    {
+      std::lock_guard lock(mutex_);
+      check_requested_ = true;
+    }
+    wake_.notify_all();
+  }
+
   void CheckLoop() {
     std::unique_lock lock(mutex_);
     while (!stopping_) {
-      wake_.wait_for(lock, std::chrono::milliseconds(interval_ms_.load()));
+      wake_.wait_for(lock, std::chrono::milliseconds(interval_ms_.load()),
+                     [this] { return stopping_ || check_requested_; });
       if (stopping_) {
         break;
       }
+      check_requested_ = false;
       lock.unlock();
       RunChecks();
       lock.lock();
@@ -182,7 +201,9 @@ class MonitorPlugin final : public Plugin {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool check_requested_ = false;
   std::thread checker_;
+  std::unique_ptr<BusSubscription> started_subscription_;
 };
 
 }  // namespace

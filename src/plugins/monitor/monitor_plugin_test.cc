@@ -1,11 +1,13 @@
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <map>
 #include <mutex>
 
+#include "core/api/services/event_bus.h"
 #include "core/api/services/http.h"
 #include "core/api/services/runtime_info.h"
+#include "core/memory_event_bus.h"
 #include "core/testing/test_context.h"
 #include "plugins/monitor/monitor_config.h"
 #include "plugins/monitor/monitor_plugin_internal.h"
@@ -54,10 +56,24 @@ class MonitorPluginTest : public ::testing::Test {
         testing::TestPluginContext::MakeConfig(config));
     ASSERT_TRUE(context_->Provide<HttpRouter>(router_));
     ASSERT_TRUE(context_->Provide<RuntimeInfo>(runtime_));
+    bus_ = std::make_shared<core::InMemoryEventBus>(core::InMemoryEventBus::Options{},
+                                                    context_->logger(), context_->metrics());
+    ASSERT_TRUE(context_->Provide<EventBus>(bus_));
     plugin_ = MakeMonitorPlugin();
     ASSERT_TRUE(plugin_->Init(*context_));
   }
-  void TearDown() override { plugin_->Stop(SteadyTime::max()); }
+  void TearDown() override {
+    plugin_->Stop(SteadyTime::max());
+    bus_->Close(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  }
+
+  bool WaitForChecks(int count) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (runtime_->checks < count && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return runtime_->checks >= count;
+  }
 
   boost::json::value ReadyzBody(int expected_status) {
     auto response = router_->Call("GET /readyz");
@@ -69,6 +85,7 @@ class MonitorPluginTest : public ::testing::Test {
   std::shared_ptr<CapturingRouter> router_ = std::make_shared<CapturingRouter>();
   std::shared_ptr<ScriptedRuntime> runtime_ = std::make_shared<ScriptedRuntime>();
   std::unique_ptr<testing::TestPluginContext> context_;
+  std::shared_ptr<core::InMemoryEventBus> bus_;
   std::unique_ptr<Plugin> plugin_;
 };
 
@@ -124,11 +141,22 @@ TEST_F(MonitorPluginTest, ReloadedIntervalTakesEffectWithoutRestart) {
   MonitorConfig faster;
   faster.health_interval = std::chrono::milliseconds(100);
   ASSERT_TRUE(plugin_->Reload(TypedPluginConfig<MonitorConfig>(faster)));
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (runtime_->checks < before + 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(WaitForChecks(before + 3));
+}
+
+TEST_F(MonitorPluginTest, KernelStartedAnnouncementTriggersAFreshCheck) {
+  ASSERT_TRUE(plugin_->Start());
+  int before = runtime_->checks;
+  {
+    std::lock_guard lock(runtime_->mutex);
+    runtime_->plugins.push_back({"monitor", "0.1.0", {HealthStatus::kOk, ""}});
   }
-  EXPECT_GE(runtime_->checks, before + 2);
+  BusMessage started;
+  started.subject = std::string(kKernelStartedSubject);
+  ASSERT_TRUE(bus_->Publish(started));
+  ASSERT_TRUE(WaitForChecks(before + 1));
+  auto body = ReadyzBody(200);
+  EXPECT_TRUE(body.at("plugins").as_object().contains("monitor"));
 }
 
 TEST_F(MonitorPluginTest, MetricsExposeProcessAndPluginSeries) {
@@ -137,10 +165,8 @@ TEST_F(MonitorPluginTest, MetricsExposeProcessAndPluginSeries) {
   ASSERT_TRUE(response);
   EXPECT_NE(response->body.find("process_resident_memory_bytes "), std::string::npos);
   EXPECT_NE(response->body.find("process_open_fds "), std::string::npos);
-  EXPECT_NE(response->body.find(R"(streamgate_plugin_up{plugin="gateway"} 1)"),
-            std::string::npos);
-  EXPECT_NE(response->body.find(R"(streamgate_build_info{version="9.9.9"} 1)"),
-            std::string::npos);
+  EXPECT_NE(response->body.find(R"(streamgate_plugin_up{plugin="gateway"} 1)"), std::string::npos);
+  EXPECT_NE(response->body.find(R"(streamgate_build_info{version="9.9.9"} 1)"), std::string::npos);
 }
 
 }  // namespace

@@ -23,15 +23,15 @@ std::optional<std::string_view> FindHeader(const HttpHeaders& headers,
                                            std::string_view name) noexcept;
 
 struct HttpRequest {
-  std::string method;  ///< "GET", "POST", ...
-  std::string target;  ///< as received: path and query
-  std::string path;    ///< percent-decoded path, no query
+  std::string method;                                            ///< "GET", "POST", ...
+  std::string target;                                            ///< as received: path and query
+  std::string path;                                              ///< percent-decoded path, no query
   std::vector<std::pair<std::string, std::string>> query;        ///< decoded, in order
   std::vector<std::pair<std::string, std::string>> path_params;  ///< from `{name}` segments
   HttpHeaders headers;
-  std::string body;       ///< at most the route's max_body_bytes
-  std::string remote_ip;  ///< the peer address (no proxy headers are trusted by default)
-  RequestContext context; ///< request id and trace
+  std::string body;        ///< at most the route's max_body_bytes
+  std::string remote_ip;   ///< the peer address (no proxy headers are trusted by default)
+  RequestContext context;  ///< request id and trace
 
   std::optional<std::string_view> Header(std::string_view name) const noexcept {
     return FindHeader(headers, name);
@@ -49,7 +49,8 @@ struct HttpResponse {
   HttpResponse& SetHeader(std::string name, std::string value);
   /// `application/json` body.
   static HttpResponse Json(int status, std::string body);
-  static HttpResponse Text(int status, std::string body, std::string content_type = "text/plain; charset=utf-8");
+  static HttpResponse Text(int status, std::string body,
+                           std::string content_type = "text/plain; charset=utf-8");
 };
 
 /// Returns the response, or an Error that the gateway turns into the JSON error envelope
@@ -58,8 +59,8 @@ struct HttpResponse {
 using HttpHandler = std::function<Result<HttpResponse>(const HttpRequest& request)>;
 
 struct RouteOptions {
-  /// Larger bodies get 413 before the handler runs.
-  std::size_t max_body_bytes = 1 << 20;
+  /// Larger bodies get 413 before the handler runs; unset = `gateway.max_body_bytes`.
+  std::optional<std::size_t> max_body_bytes;
   /// Which rate-limit bucket applies: "read", "write", or "none" (health probes, metrics).
   std::string rate_class = "read";
   /// Shown in /metrics and logs instead of the raw path; defaults to the pattern.

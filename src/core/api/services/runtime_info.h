@@ -15,6 +15,10 @@ struct PluginStatus {
   Health health;
 };
 
+/// Published on the EventBus once every selected plugin has started; data = the plugin
+/// names in start order, comma-separated.
+inline constexpr std::string_view kKernelStartedSubject = "streamgate.kernel.started";
+
 class RuntimeInfo {
  public:
   static constexpr std::string_view kServiceName = "RuntimeInfo";
