@@ -712,6 +712,23 @@ Result<> Kernel::Impl::FailStart(Slot& slot, const Error& error) {
 
 void Kernel::Impl::StopPlugins(Deadline deadline) noexcept {
   runtime_info->SetShuttingDown();
+  // Phase one, in start order: ingress stops taking work and finishes what is in flight
+  // while everything it calls still runs (plugin.h).
+  for (Slot* slot : started_order) {
+    if (slot->state != PluginState::kStarted) {
+      continue;
+    }
+    try {
+      logger->info("draining plugin {}", slot->info.name);
+      SteadyTime begin = clock->Now();
+      slot->plugin->Drain(deadline);
+      logger->info("drained plugin {} in {} ms", slot->info.name, MillisecondsSince(*clock, begin));
+    } catch (const std::exception& e) {
+      logger->error("draining plugin {} threw: {}", slot->info.name, e.what());
+    } catch (...) {
+      logger->error("draining plugin {} threw an unknown exception", slot->info.name);
+    }
+  }
   for (auto it = started_order.rbegin(); it != started_order.rend(); ++it) {
     Slot& slot = **it;
     // A plugin whose Init succeeded gets Stop even if its Start never ran (plugin.h).

@@ -55,6 +55,7 @@ struct Behaviour {
   bool fail_start = false;
   bool throw_health = false;
   bool fail_reload = false;
+  bool record_drain = false;
   std::function<Result<>(PluginContext&)> on_init = nullptr;
 };
 
@@ -102,6 +103,12 @@ class FakePlugin final : public Plugin {
       return MakeError(ErrorCode::kUnavailable, "port in use");
     }
     return {};
+  }
+
+  void Drain(Deadline) noexcept override {
+    if (behaviour_.record_drain) {
+      recorder_->calls.push_back("drain " + info_.name);
+    }
   }
 
   void Stop(Deadline) noexcept override { recorder_->calls.push_back("stop " + info_.name); }
@@ -175,6 +182,30 @@ TEST_F(KernelTest, StartsInDependencyOrderAndStopsInReverse) {
   EXPECT_THAT(kernel.StartedPlugins(), ElementsAre("b", "a", "c"));
   EXPECT_THAT(calls(), ElementsAre("init b mode=a", "init a mode=a", "init c mode=a", "start b",
                                    "start a", "start c", "stop c", "stop a", "stop b"));
+}
+
+TEST_F(KernelTest, DrainRunsInStartOrderBeforeAnyStop) {
+  Add("ingress", {.record_drain = true});
+  Add("store", {.dependencies = {"ingress"}, .record_drain = true});
+  Kernel kernel(registry_);
+  ASSERT_TRUE(kernel.Configure(Tree("")));
+  ASSERT_TRUE(kernel.Start({}));
+  calls().clear();
+
+  kernel.Stop(Soon());
+
+  EXPECT_THAT(calls(), ElementsAre("drain ingress", "drain store", "stop store", "stop ingress"));
+}
+
+TEST_F(KernelTest, PluginsThatNeverStartedAreNotDrained) {
+  Add("a", {.record_drain = true});
+  Add("b", {.dependencies = {"a"}, .fail_start = true, .record_drain = true});
+  Kernel kernel(registry_);
+
+  ASSERT_FALSE(kernel.Start({}));
+
+  EXPECT_THAT(calls(), ElementsAre("init a mode=a", "init b mode=a", "start a", "start b",
+                                   "drain a", "stop b", "stop a"));
 }
 
 TEST_F(KernelTest, FailedStartStopsEveryInitialisedPluginInReverse) {

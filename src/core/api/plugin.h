@@ -1,9 +1,9 @@
 #pragma once
 /// The plugin contract. A plugin is created by its factory (cheap, no I/O), configured by
-/// the kernel through `NewConfig()`, then driven through Init -> Start -> Stop. The kernel
-/// orders Init/Start by `dependencies` and stops in reverse order, also after a failed
-/// start. Every method is called from one kernel thread; `CheckHealth` may be called from
-/// any thread at any time after Start and must not block.
+/// the kernel through `NewConfig()`, then driven through Init -> Start -> Drain -> Stop.
+/// The kernel orders Init/Start/Drain by `dependencies` and stops in reverse order, also
+/// after a failed start. Every method is called from one kernel thread; `CheckHealth` may be called
+/// from any thread at any time after Start and must not block.
 ///
 /// Exceptions must not escape these methods; the kernel catches any that do, treats them
 /// as a failure of that plugin and logs them, so none crosses a plugin boundary.
@@ -55,8 +55,14 @@ class Plugin {
   virtual Result<> Init(PluginContext& context) = 0;
   /// Opens sockets, starts threads. May use services of its dependencies.
   virtual Result<> Start() = 0;
-  /// Refuses new work, drains in-flight work until `deadline`, releases everything. Must
-  /// be safe to call after a failed or skipped Start (after a successful Init).
+  /// First shutdown phase: stop taking work from outside (close listeners, stop pulling
+  /// jobs) and finish what is in flight until `deadline`. Called on every started plugin
+  /// in START order before any Stop, so ingress (the gateway) drains while the plugins its
+  /// handlers call are still running. Default: nothing to drain.
+  virtual void Drain(Deadline deadline) noexcept {}
+  /// Second phase, in reverse start order: refuses new work, finishes or abandons what is
+  /// left by `deadline`, releases everything. Must be safe to call after a failed or
+  /// skipped Start (after a successful Init), and after Drain.
   virtual void Stop(Deadline deadline) noexcept = 0;
   /// A cheap snapshot; never blocks on I/O.
   virtual Health CheckHealth() const = 0;

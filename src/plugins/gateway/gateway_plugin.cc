@@ -113,9 +113,11 @@ Result<> GatewayPlugin::Start() {
   return {};
 }
 
+void GatewayPlugin::Drain(Deadline deadline) noexcept { Stop(deadline); }
+
 void GatewayPlugin::Stop(Deadline deadline) noexcept {
   State& state = *state_;
-  if (!state.server) {
+  if (!state.server || state.server->state() == ServerState::kStopped) {
     return;
   }
   try {

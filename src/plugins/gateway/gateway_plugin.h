@@ -31,6 +31,10 @@ class GatewayPlugin final : public Plugin {
   std::unique_ptr<PluginConfig> NewConfig() const override;
   Result<> Init(PluginContext& context) override;
   Result<> Start() override;
+  /// Graceful drain: closes the listener and finishes in-flight requests while the
+  /// plugins their handlers call still run (the kernel drains before it stops anyone).
+  void Drain(Deadline deadline) noexcept override;
+  /// Whatever Drain left (or everything, when Drain was skipped after a failed start).
   void Stop(Deadline deadline) noexcept override;
   Health CheckHealth() const override;
   Result<> Reload(const PluginConfig& fresh) override;
