@@ -256,11 +256,17 @@ std::string FormatList(const std::vector<std::string>& values) {
 
 }  // namespace
 
-Result<ByteSize> ParseByteSize(std::string_view text) {
+namespace {
+
+// Shared by sizes and durations: a non-negative decimal with a unit from `units`, scaled to
+// the unit's base (bytes, milliseconds). `what` and `examples` word the error messages.
+template <std::size_t N>
+Result<std::uint64_t> ParseScaled(std::string_view text, const std::array<Unit, N>& units,
+                                  std::string_view what, std::string_view examples) {
   std::optional<Quantity> quantity = SplitQuantity(text);
   const Unit* unit = nullptr;
   if (quantity) {
-    for (const Unit& candidate : kSizeUnits) {
+    for (const Unit& candidate : units) {
       if (candidate.name == quantity->unit) {
         unit = &candidate;
         break;
@@ -268,48 +274,37 @@ Result<ByteSize> ParseByteSize(std::string_view text) {
     }
   }
   if (!quantity || unit == nullptr) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "expected a size such as 16KiB, 8MiB or 1GB, got {}", Quote(text));
+    return MakeError(ErrorCode::kInvalidArgument, "expected a {} such as {}, got {}", what,
+                     examples, Quote(text));
   }
   bool zero = quantity->whole.find_first_not_of('0') == std::string_view::npos &&
               quantity->fraction.find_first_not_of('0') == std::string_view::npos;
   if (quantity->negative && !zero) {
-    return MakeError(ErrorCode::kInvalidArgument, "a size must not be negative, got {}",
+    return MakeError(ErrorCode::kInvalidArgument, "a {} must not be negative, got {}", what,
                      Quote(text));
   }
-  std::optional<std::uint64_t> bytes = Scale(*quantity, unit->factor);
-  if (!bytes) {
-    return MakeError(ErrorCode::kInvalidArgument, "size out of range, got {}", Quote(text));
+  std::optional<std::uint64_t> scaled = Scale(*quantity, unit->factor);
+  if (!scaled) {
+    return MakeError(ErrorCode::kInvalidArgument, "{} out of range, got {}", what, Quote(text));
   }
-  return ByteSize{*bytes};
+  return *scaled;
+}
+
+}  // namespace
+
+Result<ByteSize> ParseByteSize(std::string_view text) {
+  SG_ASSIGN_OR_RETURN(std::uint64_t bytes,
+                      ParseScaled(text, kSizeUnits, "size", "16KiB, 8MiB or 1GB"));
+  return ByteSize{bytes};
 }
 
 Result<ConfigDuration> ParseConfigDuration(std::string_view text) {
-  std::optional<Quantity> quantity = SplitQuantity(text);
-  const Unit* unit = nullptr;
-  if (quantity) {
-    for (const Unit& candidate : kDurationUnits) {
-      if (candidate.name == quantity->unit) {
-        unit = &candidate;
-        break;
-      }
-    }
-  }
-  if (!quantity || unit == nullptr) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "expected a duration such as 30s, 500ms, 5m or 2h, got {}", Quote(text));
-  }
-  bool zero = quantity->whole.find_first_not_of('0') == std::string_view::npos &&
-              quantity->fraction.find_first_not_of('0') == std::string_view::npos;
-  if (quantity->negative && !zero) {
-    return MakeError(ErrorCode::kInvalidArgument, "a duration must not be negative, got {}",
-                     Quote(text));
-  }
-  std::optional<std::uint64_t> ms = Scale(*quantity, unit->factor);
-  if (!ms || *ms > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+  SG_ASSIGN_OR_RETURN(std::uint64_t ms,
+                      ParseScaled(text, kDurationUnits, "duration", "30s, 500ms, 5m or 2h"));
+  if (ms > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return MakeError(ErrorCode::kInvalidArgument, "duration out of range, got {}", Quote(text));
   }
-  return ConfigDuration(static_cast<std::int64_t>(*ms));
+  return ConfigDuration(static_cast<std::int64_t>(ms));
 }
 
 std::string FormatByteSize(ByteSize size, bool spaced) {
