@@ -28,7 +28,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  [[ -n "${SG_BENCH_KEEP:-}" ]] && echo "kept $work" >&2 || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -45,6 +45,8 @@ wait_http() {
 # access log is off too), keep-alive as wrk uses it.
 sg_port=$(free_port); nginx_port=$(free_port)
 mkdir -p "$work/www" "$work/nginx"
+# nginx workers run as www-data: they must be able to read the file (mktemp -d is 0700).
+chmod 755 "$work" "$work/www"
 printf '{"status":"ok"}' > "$work/www/healthz"
 cat > "$work/nginx/nginx.conf" <<CONF
 worker_processes 2;
