@@ -4,13 +4,17 @@
 /// and can be tested without sockets.
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/api/byte_source.h"
 #include "core/api/request_context.h"
 #include "core/api/result.h"
 
@@ -22,6 +26,35 @@ using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 std::optional<std::string_view> FindHeader(const HttpHeaders& headers,
                                            std::string_view name) noexcept;
 
+/// Who sent a request. Anonymous requests have an empty id and no roles. The wallet
+/// sign-in issue adds wallet principals (id = CAIP-10 account); today the admin API key.
+struct Principal {
+  std::string id;                  ///< "" = anonymous; "admin" for the API key
+  std::vector<std::string> roles;  ///< "admin", "creator", "viewer"
+  bool anonymous() const noexcept { return id.empty(); }
+  bool HasRole(std::string_view role) const noexcept {
+    for (const auto& r : roles) {
+      if (r == role) {
+        return true;
+      }
+    }
+    return false;
+  }
+};
+
+/// Pulls a request body in bounded pieces, for routes with `RouteOptions::stream_body`.
+/// Used from the handler's (blocking) thread; the gateway enforces the route's body limit
+/// and `gateway.body_idle_timeout` underneath.
+class BodyReader : public ByteSource {
+ public:
+  /// Reads up to `buffer.size()` bytes; 0 = the body is complete. kInvalidArgument when
+  /// the client disconnected or sent a malformed body, kUnavailable after the idle timeout,
+  /// kResourceExhausted when the body grows past the route's limit.
+  Result<std::size_t> Read(std::span<char> buffer) override = 0;
+  /// The declared Content-Length, if any (chunked bodies have none).
+  virtual std::optional<std::uint64_t> content_length() const noexcept = 0;
+};
+
 struct HttpRequest {
   std::string method;                                            ///< "GET", "POST", ...
   std::string target;                                            ///< as received: path and query
@@ -29,7 +62,11 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> query;        ///< decoded, in order
   std::vector<std::pair<std::string, std::string>> path_params;  ///< from `{name}` segments
   HttpHeaders headers;
-  std::string body;        ///< at most the route's max_body_bytes
+  std::string body;  ///< at most the route's max_body_bytes; empty for stream_body routes
+  /// For `stream_body` routes: the body, read on demand. Valid during the handler call.
+  BodyReader* body_reader = nullptr;
+  /// Set by the gateway from `Authorization` through the `Authenticator` service.
+  Principal principal;
   std::string remote_ip;   ///< the peer address (no proxy headers are trusted by default)
   RequestContext context;  ///< request id and trace
 
@@ -51,6 +88,10 @@ struct HttpResponse {
   static HttpResponse Json(int status, std::string body);
   static HttpResponse Text(int status, std::string body,
                            std::string content_type = "text/plain; charset=utf-8");
+  /// The JSON error envelope with any status, for statuses that no ErrorCode maps to
+  /// (413, 415, 422, tus 460): {"error":{"code","message","request_id"}}.
+  static HttpResponse Error(int status, std::string_view code, std::string_view message,
+                            const HttpRequest& request);
 };
 
 /// Returns the response, or an Error that the gateway turns into the JSON error envelope
@@ -68,6 +109,9 @@ struct RouteOptions {
   /// The handler may block (database, disk, bus request): it runs on the handler pool so
   /// I/O threads never block. Cheap in-memory handlers set false and run on the I/O thread.
   bool blocking = true;
+  /// The body is not read before the handler runs: the handler pulls it through
+  /// `request.body_reader` (bounded memory for uploads of any size). Implies `blocking`.
+  bool stream_body = false;
 };
 
 class HttpRouter {
@@ -80,6 +124,18 @@ class HttpRouter {
   /// a malformed pattern. Call from Init; routes are frozen when the gateway starts.
   virtual Result<> AddRoute(std::string method, std::string pattern, HttpHandler handler,
                             RouteOptions options = {}) = 0;
+};
+
+/// Turns `Authorization` into a Principal. Optional service: without a provider every
+/// request is anonymous. The gateway looks it up when it starts.
+class Authenticator {
+ public:
+  static constexpr std::string_view kServiceName = "Authenticator";
+  virtual ~Authenticator() = default;
+  /// No Authorization header: an anonymous principal. A header that does not verify:
+  /// kUnauthenticated (the gateway answers 401 before any handler runs). Must be cheap
+  /// (no network calls).
+  virtual Result<Principal> Authenticate(const HttpRequest& request) = 0;
 };
 
 }  // namespace sg

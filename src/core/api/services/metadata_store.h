@@ -1,0 +1,157 @@
+#pragma once
+/// MetadataStore port: content records, upload sessions and their chunks, tags, search.
+/// Embedded adapter: SQLite (WAL, versioned migrations, FTS5); distributed: PostgreSQL with
+/// the same schema and queries. Every call is a short transaction and is safe from any
+/// thread; calls block (run them on the handler pool, never on an I/O thread).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/api/clock.h"
+#include "core/api/result.h"
+
+namespace sg {
+
+/// Content lifecycle: uploaded -> processing -> ready | failed.
+struct ContentRecord {
+  std::string id;     ///< server-generated (see IsValidId)
+  std::string owner;  ///< Principal id of the uploader
+  std::string title;
+  std::string description;
+  std::vector<std::string> tags;  ///< lower-case, unique, sorted
+  std::string category;
+  std::string visibility = "public";  ///< public | unlisted | private
+  std::string status = "uploaded";    ///< uploaded | processing | ready | failed
+  std::string status_reason;          ///< why it failed, for a person
+  std::string filename;               ///< as uploaded
+  std::string content_type;
+  std::string object_key;  ///< the source file in the ObjectStore
+  std::uint64_t size = 0;
+  std::string sha256;      ///< hex of the whole source file
+  std::string probe_json;  ///< ffprobe's summary, JSON text
+  double duration_seconds = 0;
+  std::int64_t width = 0;
+  std::int64_t height = 0;
+  WallTime created_at{};
+  WallTime updated_at{};
+};
+
+/// Fields a PATCH may change; unset = unchanged.
+struct ContentPatch {
+  std::optional<std::string> title;
+  std::optional<std::string> description;
+  std::optional<std::vector<std::string>> tags;
+  std::optional<std::string> category;
+  std::optional<std::string> visibility;
+  std::optional<std::string> status;
+  std::optional<std::string> status_reason;
+  std::optional<std::string> probe_json;
+  std::optional<double> duration_seconds;
+  std::optional<std::int64_t> width;
+  std::optional<std::int64_t> height;
+};
+
+struct ContentQuery {
+  std::string text;        ///< full-text over title, description, tags (FTS5 syntax-safe)
+  std::string tag;         ///< exact tag
+  std::string status;      ///< exact status
+  std::string owner;       ///< exact owner
+  /// Which visibilities to include; empty = all (callers restrict for anonymous viewers).
+  std::vector<std::string> visibilities;
+  std::size_t limit = 20;  ///< 1..100
+  std::string cursor;      ///< opaque, from the previous page
+};
+
+struct ContentPage {
+  std::vector<ContentRecord> items;  ///< ranked by relevance with text, else newest first
+  std::string next_cursor;           ///< empty = last page
+};
+
+/// An upload session (seed chunked API or tus). Chunk n covers bytes
+/// [n * chunk_size, min(size, (n + 1) * chunk_size)), n from 0.
+struct UploadSession {
+  std::string id;
+  std::string owner;
+  std::string protocol = "chunked";  ///< chunked | tus
+  std::string filename;
+  std::string content_type;
+  std::uint64_t size = 0;
+  std::uint64_t chunk_size = 0;
+  std::uint32_t total_chunks = 0;
+  std::string declared_sha256;  ///< hex, empty when not declared
+  std::string title;
+  std::string description;
+  std::vector<std::string> tags;
+  std::string metadata_json;  ///< tus Upload-Metadata, decoded, as a JSON object
+  std::string state = "open";  ///< open | completing | completed | failed
+  std::string object_key;      ///< where the finished file goes
+  std::string multipart_id;    ///< the ObjectStore multipart upload
+  std::string content_id;      ///< set when completed
+  WallTime created_at{};
+  WallTime expires_at{};
+};
+
+struct StoredChunk {
+  std::uint32_t index = 0;  ///< 0-based
+  std::uint64_t size = 0;
+  std::string sha256;  ///< hex
+  std::string etag;    ///< the ObjectStore part's etag
+};
+
+enum class ChunkPutOutcome { kStored, kIdenticalAlreadyStored };
+
+class MetadataStore {
+ public:
+  static constexpr std::string_view kServiceName = "MetadataStore";
+  virtual ~MetadataStore() = default;
+
+  // ---- contents
+  /// kAlreadyExists on a duplicate id.
+  virtual Result<> CreateContent(const ContentRecord& content) = 0;
+  /// kNotFound when absent.
+  virtual Result<ContentRecord> GetContent(std::string_view id) = 0;
+  /// Applies the patch and bumps updated_at; returns the new record. kNotFound.
+  virtual Result<ContentRecord> UpdateContent(std::string_view id, const ContentPatch& patch) = 0;
+  /// kNotFound when absent.
+  virtual Result<> DeleteContent(std::string_view id) = 0;
+  /// kInvalidArgument for a bad cursor or limit.
+  virtual Result<ContentPage> SearchContent(const ContentQuery& query) = 0;
+
+  // ---- upload sessions
+  virtual Result<> CreateUpload(const UploadSession& upload) = 0;
+  virtual Result<UploadSession> GetUpload(std::string_view id) = 0;
+  /// Compare-and-set of the state: succeeds only when the stored state is `from` (so two
+  /// concurrent completes cannot both win). kAlreadyExists naming the current state when it
+  /// is not `from`; kNotFound. `content_id` is stored when non-empty.
+  virtual Result<> TransitionUpload(std::string_view id, std::string_view from,
+                                    std::string_view to, std::string_view content_id = {}) = 0;
+  /// Records a stored chunk. Same index with the same sha256: kIdenticalAlreadyStored;
+  /// with a different sha256: kAlreadyExists. kNotFound for an unknown upload.
+  virtual Result<ChunkPutOutcome> PutChunk(std::string_view upload_id,
+                                           const StoredChunk& chunk) = 0;
+  /// Forgets chunks (tus: a PATCH whose checksum failed). Unknown indices are ignored.
+  virtual Result<> DeleteChunks(std::string_view upload_id,
+                                const std::vector<std::uint32_t>& indices) = 0;
+  /// Sorted by index.
+  virtual Result<std::vector<StoredChunk>> ListChunks(std::string_view upload_id) = 0;
+  /// Sessions not completed whose expires_at is before `now`.
+  virtual Result<std::vector<UploadSession>> ListExpiredUploads(WallTime now,
+                                                                std::size_t limit) = 0;
+  /// Deletes the session and its chunk records (idempotent).
+  virtual Result<> DeleteUpload(std::string_view id) = 0;
+  /// Open (not completed, not failed) sessions of `owner`.
+  virtual Result<std::uint64_t> CountOpenUploads(std::string_view owner) = 0;
+  /// Bytes of `owner`'s contents plus the declared sizes of their open sessions.
+  virtual Result<std::uint64_t> StorageUsed(std::string_view owner) = 0;
+};
+
+/// Server-generated ids: 16 to 64 characters of [a-z0-9]. Everything on a path is checked
+/// with this before it reaches a store.
+bool IsValidId(std::string_view id) noexcept;
+/// A fresh id: 20 lower-case base32 characters (100 random bits) from the OS CSPRNG.
+std::string NewId();
+
+}  // namespace sg
