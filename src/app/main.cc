@@ -4,12 +4,14 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "app/builtin_plugins.h"
 #include "app/serve_command.h"
+#include "app/upload_command.h"
 #include "core/config_loader.h"
 #include "core/kernel.h"
 #include "core/logging.h"
@@ -121,6 +123,23 @@ int main(int argc, char** argv) {
   std::string validate_file;
   validate->add_option("file", validate_file, "YAML config file")->required();
 
+  // upload
+  auto* upload = app.add_subcommand(
+      "upload", "Upload a video through the resumable chunked API; rerun to resume");
+  sg::app::UploadCommandOptions upload_options;
+  upload->add_option("file", upload_options.file, "The video file")->required();
+  upload->add_option("--server", upload_options.server, "Server base URL")->capture_default_str();
+  upload->add_option("--api-key", upload_options.api_key,
+                     "Admin API key (default: $STREAMGATE_API_KEY)");
+  upload->add_option("--title", upload_options.title, "Title (default: the file name)");
+  upload->add_option("--description", upload_options.description, "Description");
+  upload->add_option("--tags", upload_options.tags, "Comma-separated tags");
+  upload->add_option("--parallel", upload_options.parallel, "Chunks in flight (1-8)")
+      ->capture_default_str();
+  upload->add_option("--state-dir", upload_options.state_dir,
+                     "Where resume state is kept (default ~/.local/state/streamgate)");
+  upload->add_flag("--quiet", upload_options.quiet, "No progress output");
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   try {
@@ -153,6 +172,14 @@ int main(int argc, char** argv) {
   }
   if (*plugins) {
     return ListPlugins(registry);
+  }
+  if (*upload) {
+    if (upload_options.api_key.empty()) {
+      if (const char* key = std::getenv("STREAMGATE_API_KEY"); key != nullptr) {
+        upload_options.api_key = key;
+      }
+    }
+    return sg::app::RunUploadCommand(upload_options);
   }
   if (*print) {
     if (!print_file.empty()) {

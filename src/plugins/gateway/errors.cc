@@ -1,8 +1,5 @@
 #include "plugins/gateway/errors.h"
 
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-
 namespace sg::plugins::gateway {
 
 int HttpStatusFor(ErrorCode code) noexcept {
@@ -27,25 +24,14 @@ int HttpStatusFor(ErrorCode code) noexcept {
   return 500;
 }
 
-std::string ErrorEnvelopeJson(std::string_view code, std::string_view message,
-                              std::string_view request_id) {
-  boost::json::object error;
-  error["code"] = code;
-  error["message"] = message;
-  error["request_id"] = request_id;
-  boost::json::object envelope;
-  envelope["error"] = std::move(error);
-  return boost::json::serialize(envelope);
-}
-
 HttpResponse MakeErrorResponse(int status, std::string_view code, std::string_view message,
-                               std::string_view request_id) {
-  return HttpResponse::Json(status, ErrorEnvelopeJson(code, message, request_id));
+                               const HttpRequest& request) {
+  return HttpResponse::Error(status, code, message, request);
 }
 
-HttpResponse MakeErrorResponse(const Error& error, std::string_view request_id) {
+HttpResponse MakeErrorResponse(const Error& error, const HttpRequest& request) {
   return MakeErrorResponse(HttpStatusFor(error.code), ErrorCodeName(error.code), error.message,
-                           request_id);
+                           request);
 }
 
 }  // namespace sg::plugins::gateway

@@ -13,6 +13,7 @@
 namespace sg::plugins::gateway {
 
 /// HTTP-level error codes (not from a handler's Result).
+inline constexpr std::string_view kCodeUnauthenticated = "unauthenticated";
 inline constexpr std::string_view kCodeBadRequest = "bad_request";
 inline constexpr std::string_view kCodeNotFound = "not_found";
 inline constexpr std::string_view kCodeMethodNotAllowed = "method_not_allowed";
@@ -25,16 +26,14 @@ inline constexpr std::string_view kCodeForbidden = "forbidden";
 /// 400, 404, 409, 403, 401, 429, 503 or 500.
 int HttpStatusFor(ErrorCode code) noexcept;
 
-/// The envelope JSON text (properly escaped).
-std::string ErrorEnvelopeJson(std::string_view code, std::string_view message,
-                              std::string_view request_id);
-
-/// A complete `application/json` response holding the envelope.
+/// A complete `application/json` response holding the envelope with the request's id.
+/// The envelope itself is built by sg::HttpResponse::Error (core), which handlers use
+/// too, so there is exactly one encoder.
 HttpResponse MakeErrorResponse(int status, std::string_view code, std::string_view message,
-                               std::string_view request_id);
+                               const HttpRequest& request);
 
 /// The response for a handler's Result error: status from the code, code name from
 /// sg::ErrorCodeName.
-HttpResponse MakeErrorResponse(const Error& error, std::string_view request_id);
+HttpResponse MakeErrorResponse(const Error& error, const HttpRequest& request);
 
 }  // namespace sg::plugins::gateway

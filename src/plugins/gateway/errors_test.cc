@@ -29,12 +29,19 @@ struct CodeCase {
   friend void PrintTo(const CodeCase& c, std::ostream* os) { *os << c.name; }
 };
 
+HttpRequest RequestWithId(std::string id) {
+  HttpRequest request;
+  request.context.request_id = std::move(id);
+  return request;
+}
+
 class ErrorMappingTest : public ::testing::TestWithParam<CodeCase> {};
 
 TEST_P(ErrorMappingTest, ResultErrorBecomesEnvelopeWithMappedStatus) {
   const CodeCase& c = GetParam();
 
-  HttpResponse response = MakeErrorResponse(Error{c.code, "what went wrong"}, "req-1");
+  HttpResponse response =
+      MakeErrorResponse(Error{c.code, "what went wrong"}, RequestWithId("req-1"));
 
   EXPECT_EQ(response.status, c.status);
   EXPECT_EQ(FindHeader(response.headers, "Content-Type").value_or(""), "application/json");
@@ -58,7 +65,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ErrorEnvelopeTest, EscapesQuotesBackslashesAndControlCharacters) {
   std::string message = "bad \"name\" with \\ and \n newline and \x01 control";
 
-  std::string json = ErrorEnvelopeJson("bad_request", message, "id\"1");
+  std::string json = HttpResponse::Error(400, "bad_request", message, RequestWithId("id\"1")).body;
 
   Envelope envelope = ParseEnvelope(json);
   EXPECT_EQ(envelope.message, message);
@@ -67,11 +74,25 @@ TEST(ErrorEnvelopeTest, EscapesQuotesBackslashesAndControlCharacters) {
 }
 
 TEST(ErrorEnvelopeTest, HttpLevelErrorKeepsGivenStatusAndCode) {
-  HttpResponse response = MakeErrorResponse(431, kCodeHeaderTooLarge, "too big", "abc");
+  HttpResponse response =
+      MakeErrorResponse(431, kCodeHeaderTooLarge, "too big", RequestWithId("abc"));
 
   EXPECT_EQ(response.status, 431);
   EXPECT_EQ(response.body,
             R"({"error":{"code":"header_too_large","message":"too big","request_id":"abc"}})");
+}
+
+TEST(ErrorEnvelopeTest, HandlerEnvelopeAndGatewayEnvelopeAreIdentical) {
+  HttpRequest request = RequestWithId("r-9");
+
+  HttpResponse from_handler = HttpResponse::Error(422, "unprocessable", "no video", request);
+  HttpResponse from_gateway = MakeErrorResponse(422, "unprocessable", "no video", request);
+
+  EXPECT_EQ(from_handler.status, 422);
+  EXPECT_EQ(from_handler.body, from_gateway.body);
+  EXPECT_EQ(from_handler.headers, from_gateway.headers);
+  EXPECT_EQ(FindHeader(from_handler.headers, "Content-Type").value_or(""), "application/json");
+  EXPECT_EQ(ParseEnvelope(from_handler.body).request_id, "r-9");
 }
 
 }  // namespace

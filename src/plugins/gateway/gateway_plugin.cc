@@ -23,6 +23,9 @@ struct GatewayPlugin::State {
   std::shared_ptr<RequestPipeline> pipeline;
   std::unique_ptr<HttpServer> server;
   const Clock* clock = nullptr;
+  /// Valid from Init until after Stop (context.h). Kept for the Authenticator lookup in
+  /// Start: its provider may be initialised after the gateway (no ordering between them).
+  PluginContext* context = nullptr;
   bool initialized = false;
 };
 
@@ -66,6 +69,7 @@ Result<> GatewayPlugin::Init(PluginContext& context) {
   SG_RETURN_IF_ERROR(state.config.Validate());
   state.logger = context.logger();
   state.clock = &context.clock();
+  state.context = &context;
 
   state.router = std::make_shared<Router>();
   SG_RETURN_IF_ERROR(context.Provide<HttpRouter>(state.router));
@@ -103,6 +107,12 @@ Result<> GatewayPlugin::Start() {
     return MakeError(ErrorCode::kInternal, "gateway started twice");
   }
   state.router->Freeze();
+  // Every Init ran before any Start, so a provider initialised after us is visible now.
+  auto authenticator = state.context->Find<Authenticator>();
+  if (!authenticator) {
+    state.logger->info("no Authenticator service: every request is anonymous");
+  }
+  state.pipeline->SetAuthenticator(std::move(authenticator));
   state.server = std::make_unique<HttpServer>(MakeServerOptions(state.config), state.pipeline);
   auto started = state.server->Start();
   if (!started) {

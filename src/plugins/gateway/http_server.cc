@@ -17,6 +17,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -24,11 +25,16 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <exception>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -54,6 +60,10 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 // that destroys the response before the client read it ("lingering close").
 constexpr std::chrono::milliseconds kLingerTime{1000};
 constexpr std::size_t kLingerBytes = 1 << 20;
+// While a handler streams a body, the connection's parse buffer may hold this much beyond
+// what the head left in it (Beast reads 64 KiB at a time; a chunk-size line is short).
+// Together with the handler's own buffer this bounds the memory of a streamed upload.
+constexpr std::size_t kStreamBufferBytes = 128 * 1024;
 
 bool IsBodylessStatus(int status) {
   return (status >= 100 && status < 200) || status == 204 || status == 304;
@@ -107,6 +117,10 @@ struct Connection {
   beast::tcp_stream stream;
   /// Waiting for the first byte of a request (safe to close when draining).
   bool idle = false;
+  /// A handler thread reads the socket's fd directly (streamed body): the strand must not
+  /// close the socket then (the fd number could be reused under the reader), only shut
+  /// it down, which wakes the reader.
+  bool streaming = false;
 };
 
 struct ServerCore {
@@ -199,6 +213,180 @@ void Close(beast::tcp_stream& stream) {
   stream.socket().close(ignored);
 }
 
+/// Close, or only shutdown while a handler thread reads the fd (see Connection::streaming).
+void ForceClose(Connection& connection) {
+  if (connection.streaming) {
+    beast::error_code ignored;
+    connection.stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return;
+  }
+  Close(connection.stream);
+}
+
+/// A Beast SyncReadStream over the socket's native fd, for the handler thread while the
+/// connection's coroutine is suspended: non-blocking recv, poll() for at most `idle`
+/// between bytes. Leaves the fd's flags alone (Asio owns them).
+class PollingFdStream {
+ public:
+  PollingFdStream(int fd, std::chrono::milliseconds idle) : fd_(fd), idle_(idle) {}
+
+  template <class MutableBufferSequence>
+  std::size_t read_some(const MutableBufferSequence& buffers, beast::error_code& error) {
+    asio::mutable_buffer target = *asio::buffer_sequence_begin(buffers);
+    error.clear();
+    if (target.size() == 0) {
+      return 0;
+    }
+    auto deadline = std::chrono::steady_clock::now() + idle_;
+    while (true) {
+      ssize_t received = ::recv(fd_, target.data(), target.size(), MSG_DONTWAIT);
+      if (received > 0) {
+        return static_cast<std::size_t>(received);
+      }
+      if (received == 0) {
+        error = asio::error::eof;
+        return 0;
+      }
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        error.assign(errno, boost::system::system_category());
+        return 0;
+      }
+      auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        error = beast::error::timeout;
+        return 0;
+      }
+      pollfd entry{fd_, POLLIN, 0};
+      int timeout_ms = static_cast<int>(std::min<std::int64_t>(left.count(), INT32_MAX));
+      if (::poll(&entry, 1, timeout_ms) < 0 && errno != EINTR) {
+        error.assign(errno, boost::system::system_category());
+        return 0;
+      }
+      // Readable, hung up or failed: the next recv tells which.
+    }
+  }
+
+  template <class MutableBufferSequence>
+  std::size_t read_some(const MutableBufferSequence& buffers) {
+    beast::error_code error;
+    std::size_t read = read_some(buffers, error);
+    if (error) {
+      throw beast::system_error(error);
+    }
+    return read;
+  }
+
+ private:
+  int fd_;
+  std::chrono::milliseconds idle_;
+};
+
+/// The BodyReader of a `stream_body` route: pulls the body through a buffer_body parser
+/// straight into the handler's buffer, on the handler's thread. Remembers why it failed
+/// so the server can answer (413, 400) or abandon (client gone, stalled) afterwards.
+class SocketBodyReader final : public BodyReader {
+ public:
+  enum class Failure { kNone, kTooLarge, kMalformed, kClosed, kStalled };
+
+  SocketBodyReader(int fd, std::chrono::milliseconds idle, beast::flat_buffer& buffer,
+                   http::request_parser<http::buffer_body>& parser, std::size_t limit)
+      : stream_(fd, idle), idle_(idle), buffer_(buffer), parser_(parser), limit_(limit) {}
+
+  Result<std::size_t> Read(std::span<char> out) override {
+    if (failure_ != Failure::kNone) {
+      return MakeError(error_);  // errors are final
+    }
+    if (parser_.is_done()) {
+      return std::size_t{0};
+    }
+    if (out.empty()) {
+      return MakeError(ErrorCode::kInvalidArgument, "BodyReader::Read needs a non-empty buffer");
+    }
+    while (true) {
+      auto& body = parser_.get().body();
+      body.data = out.data();
+      body.size = out.size();
+      body.more = true;
+      beast::error_code error;
+      try {
+        http::read_some(stream_, buffer_, parser_, error);
+      } catch (const std::exception& e) {
+        // Out of memory and the like: the body cannot continue.
+        return Fail(Failure::kMalformed, ErrorCode::kInvalidArgument,
+                    fmt::format("reading the request body failed: {}", e.what()));
+      }
+      std::size_t got = out.size() - body.size;
+      body.data = nullptr;
+      body.size = 0;
+      received_ += got;
+      if (error == http::error::need_buffer) {
+        error.clear();  // the handler's buffer is full: that is this piece
+      }
+      if (error) {
+        return FailWith(error);
+      }
+      if (got > 0 || parser_.is_done()) {
+        return got;
+      }
+      // Only framing (a chunk header) was parsed: read on.
+    }
+  }
+
+  std::optional<std::uint64_t> content_length() const noexcept override {
+    auto length = parser_.content_length();
+    return length ? std::optional<std::uint64_t>(*length) : std::nullopt;
+  }
+
+  Failure failure() const noexcept { return failure_; }
+  const sg::Error& error() const noexcept { return error_; }
+  std::uint64_t received() const noexcept { return received_; }
+
+ private:
+  tl::unexpected<sg::Error> FailWith(const beast::error_code& error) {
+    if (error == http::error::body_limit) {
+      return Fail(Failure::kTooLarge, ErrorCode::kResourceExhausted,
+                  fmt::format("request body is larger than {} bytes", limit_));
+    }
+    if (error == beast::error::timeout) {
+      return Fail(Failure::kStalled, ErrorCode::kUnavailable,
+                  fmt::format("no request body bytes for {} ms (after {} bytes)", idle_.count(),
+                              received_));
+    }
+    if (error == http::error::buffer_overflow || IsHttpError(error)) {
+      // partial_message is the client's EOF in the middle of the body: it left.
+      if (error != http::error::partial_message && error != http::error::end_of_stream) {
+        return Fail(Failure::kMalformed, ErrorCode::kInvalidArgument,
+                    fmt::format("malformed request body: {}", error.message()));
+      }
+    }
+    return Fail(Failure::kClosed, ErrorCode::kInvalidArgument,
+                fmt::format("client closed the connection after {} bytes", received_));
+  }
+
+  tl::unexpected<sg::Error> Fail(Failure failure, ErrorCode code, std::string message) {
+    failure_ = failure;
+    error_ = sg::Error{code, std::move(message)};
+    return MakeError(error_);
+  }
+
+  static bool IsHttpError(const beast::error_code& error) {
+    return error.category() == http::make_error_code(http::error::end_of_stream).category();
+  }
+
+  PollingFdStream stream_;
+  std::chrono::milliseconds idle_;
+  beast::flat_buffer& buffer_;
+  http::request_parser<http::buffer_body>& parser_;
+  std::size_t limit_;
+  std::uint64_t received_ = 0;
+  Failure failure_ = Failure::kNone;
+  sg::Error error_{ErrorCode::kInternal, ""};
+};
+
 /// Half-closes, drops what the client still sends (bounded in time and bytes), closes.
 awaitable<void> LingeringClose(std::shared_ptr<Connection> connection) {
   beast::tcp_stream& stream = connection->stream;
@@ -257,6 +445,59 @@ bool IsMalformedRequest(const beast::error_code& error) {
     return false;  // socket errors, timeouts, cancellation: the client is gone
   }
   return error != http::error::end_of_stream && error != http::error::partial_message;
+}
+
+struct StreamOutcome {
+  HttpResponse response;
+  /// The body was not read to its end: the connection cannot carry another request.
+  bool close_after = false;
+  /// The client vanished or stalled mid-body: no response, close.
+  bool abandon = false;
+  std::string abandon_reason;
+};
+
+/// Runs a `stream_body` handler on the pool with a BodyReader over the socket. While it
+/// runs, this coroutine does no I/O on the socket: the handler thread owns the reads.
+awaitable<StreamOutcome> InvokeStreaming(Impl* impl, Connection& connection, Exchange& exchange,
+                                         beast::flat_buffer& buffer,
+                                         http::request_parser<http::string_body>& head_parser) {
+  const RequestPipeline& pipeline = *impl->pipeline;
+  // Switches the body type (moving from the head parser); only the head was parsed.
+  http::request_parser<http::buffer_body> body_parser{std::move(head_parser)};
+  body_parser.body_limit(exchange.body_limit);
+  const std::size_t saved_max = buffer.max_size();
+  buffer.max_size(buffer.size() + kStreamBufferBytes);
+  SocketBodyReader reader(connection.stream.socket().native_handle(),
+                          impl->options.body_idle_timeout, buffer, body_parser,
+                          exchange.body_limit);
+  exchange.request.body_reader = &reader;
+  connection.streaming = true;
+  HttpResponse response = co_await AsyncInvokeOnPool(*impl, exchange, use_awaitable);
+  connection.streaming = false;
+  exchange.request.body_reader = nullptr;
+  buffer.max_size(saved_max);
+
+  StreamOutcome outcome;
+  outcome.close_after = !body_parser.is_done();
+  switch (reader.failure()) {
+    case SocketBodyReader::Failure::kNone:
+      outcome.response = std::move(response);
+      break;
+    case SocketBodyReader::Failure::kTooLarge:
+      // Nothing was sent yet, so the size problem is still the client's answer.
+      outcome.response =
+          pipeline.Error(exchange, 413, kCodePayloadTooLarge, reader.error().message);
+      break;
+    case SocketBodyReader::Failure::kMalformed:
+      outcome.response = pipeline.Error(exchange, 400, kCodeBadRequest, reader.error().message);
+      break;
+    case SocketBodyReader::Failure::kClosed:
+    case SocketBodyReader::Failure::kStalled:
+      outcome.abandon = true;
+      outcome.abandon_reason = fmt::format("streamed body: {}", reader.error().message);
+      break;
+  }
+  co_return outcome;
 }
 
 /// Serves one connection: requests one after another until either side closes.
@@ -336,25 +577,34 @@ awaitable<void> Session(Impl* impl, std::shared_ptr<Connection> connection, Stea
     if (exchange.early) {
       response = std::move(*exchange.early);
       close_after = !parser.is_done();
-    } else if (!parser.is_done()) {
-      auto length = parser.content_length();
-      if (length && *length > exchange.body_limit) {
-        response = pipeline.Error(exchange, 413, kCodePayloadTooLarge,
-                                  fmt::format("request body of {} bytes is larger than {} bytes",
-                                              *length, exchange.body_limit));
-        close_after = true;
+    } else if (auto length = parser.content_length(); length && *length > exchange.body_limit) {
+      response = pipeline.Error(exchange, 413, kCodePayloadTooLarge,
+                                fmt::format("request body of {} bytes is larger than {} bytes",
+                                            *length, exchange.body_limit));
+      close_after = true;
+    } else {
+      if (!parser.is_done() && beast::iequals(request[http::field::expect], "100-continue")) {
+        // Every check passed: now the client may send the body.
+        http::response<http::empty_body> proceed{http::status::continue_, version};
+        stream.expires_after(options.write_timeout);
+        auto [continue_error, continue_written] =
+            co_await http::async_write(stream, proceed, kTuple);
+        if (continue_error) {
+          pipeline.Abandon(exchange, "write of 100 Continue failed");
+          break;
+        }
+      }
+      if (exchange.stream_body) {
+        StreamOutcome outcome =
+            co_await InvokeStreaming(impl, *connection, exchange, buffer, parser);
+        if (outcome.abandon) {
+          pipeline.Abandon(exchange, outcome.abandon_reason);
+          break;
+        }
+        response = std::move(outcome.response);
+        close_after = outcome.close_after;
       } else {
         parser.body_limit(exchange.body_limit);
-        if (beast::iequals(request[http::field::expect], "100-continue")) {
-          http::response<http::empty_body> proceed{http::status::continue_, version};
-          stream.expires_after(options.write_timeout);
-          auto [continue_error, continue_written] =
-              co_await http::async_write(stream, proceed, kTuple);
-          if (continue_error) {
-            pipeline.Abandon(exchange, "write of 100 Continue failed");
-            break;
-          }
-        }
         bool abandoned = false;
         while (!parser.is_done()) {
           stream.expires_after(options.body_idle_timeout);
@@ -382,15 +632,14 @@ awaitable<void> Session(Impl* impl, std::shared_ptr<Connection> connection, Stea
         if (abandoned) {
           break;
         }
-      }
-    }
-
-    if (!response) {
-      exchange.request.body = std::move(request.body());
-      if (exchange.blocking) {
-        response = co_await AsyncInvokeOnPool(*impl, exchange, use_awaitable);
-      } else {
-        response = pipeline.Invoke(exchange);
+        if (!response) {
+          exchange.request.body = std::move(request.body());
+          if (exchange.blocking) {
+            response = co_await AsyncInvokeOnPool(*impl, exchange, use_awaitable);
+          } else {
+            response = pipeline.Invoke(exchange);
+          }
+        }
       }
     }
 
@@ -576,7 +825,7 @@ void HttpServer::Stop(Deadline deadline) noexcept {
           "blocking handler(s) running",
           left, impl.handlers_running.load());
       for (auto& connection : impl.Snapshot()) {
-        asio::post(connection->stream.get_executor(), [connection] { Close(connection->stream); });
+        asio::post(connection->stream.get_executor(), [connection] { ForceClose(*connection); });
       }
       lock.lock();
       impl.changed.wait_for(lock, std::chrono::milliseconds(200),

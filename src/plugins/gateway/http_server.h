@@ -11,6 +11,10 @@
 /// the head must arrive within header_timeout of its first byte. A head or body that
 /// stalls closes the connection without a response (the client is not listening anyway).
 ///
+/// Routes with RouteOptions.stream_body get a BodyReader instead of a read body: their
+/// handler (on the pool) reads the socket's fd itself, in pieces, while the connection's
+/// coroutine waits and does no I/O on it (see README.md, "Streamed request bodies").
+///
 /// Stop(deadline) drains: the listener closes, idle connections close at once, requests
 /// in progress finish (their response carries `Connection: close`); at the deadline the
 /// rest are closed, and Stop waits for running blocking handlers to return.

@@ -5,6 +5,7 @@
 #include <sys/time.h>
 
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -17,12 +18,15 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -34,6 +38,27 @@
 #include "plugins/gateway/embedded_files.h"
 #include "plugins/gateway/gateway_config.h"
 #include "plugins/gateway/gateway_plugin.h"
+
+// The largest single allocation made by any thread while tracking is on: proof that a
+// streamed body is never held whole (a 40 MiB body would need a >= 40 MiB buffer).
+namespace {
+std::atomic<bool> g_track_allocations{false};
+std::atomic<std::size_t> g_largest_allocation{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (g_track_allocations.load(std::memory_order_relaxed)) {
+    std::size_t seen = g_largest_allocation.load(std::memory_order_relaxed);
+    while (size > seen && !g_largest_allocation.compare_exchange_weak(seen, size)) {
+    }
+  }
+  if (void* memory = std::malloc(size == 0 ? 1 : size)) {
+    return memory;
+  }
+  throw std::bad_alloc();
+}
+void operator delete(void* memory) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
 
 namespace sg::plugins::gateway {
 namespace {
@@ -928,6 +953,487 @@ TEST_F(GatewayServerTest, DrainDeadlineClosesConnectionsThatDoNotFinish) {
   stopper.join();
 
   EXPECT_EQ(plugin_->CheckHealth().status, HealthStatus::kDown);
+}
+
+// ---- Streamed request bodies (RouteOptions::stream_body) --------------------------------
+
+constexpr std::size_t kMiB = 1024 * 1024;
+
+/// SHA-256 as lower-case hex, fed piece by piece.
+class Sha256 {
+ public:
+  Sha256() : context_(EVP_MD_CTX_new()) { EVP_DigestInit_ex(context_, EVP_sha256(), nullptr); }
+  ~Sha256() { EVP_MD_CTX_free(context_); }
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void Update(const char* data, std::size_t size) { EVP_DigestUpdate(context_, data, size); }
+  std::string Hex() {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(context_, digest, &length);
+    static constexpr char kDigits[] = "0123456789abcdef";
+    std::string hex;
+    for (unsigned int i = 0; i < length; ++i) {
+      hex += kDigits[digest[i] >> 4];
+      hex += kDigits[digest[i] & 15];
+    }
+    return hex;
+  }
+
+ private:
+  EVP_MD_CTX* context_;
+};
+
+/// What a streaming handler saw.
+struct StreamReport {
+  std::mutex mutex;
+  std::uint64_t bytes = 0;
+  std::size_t pieces = 0;
+  std::size_t largest_piece = 0;
+  std::string sha256;
+  std::optional<Error> error;
+  std::optional<std::uint64_t> content_length;
+  std::atomic<bool> reading{false};
+  std::atomic<bool> done{false};
+};
+
+/// Reads the whole body through the BodyReader with a `piece`-byte buffer, hashing it.
+/// A read error is returned as the handler's error (what a real upload handler does).
+HttpHandler HashingHandler(std::shared_ptr<StreamReport> report, std::size_t piece = kMiB) {
+  return [report, piece](const HttpRequest& request) -> Result<HttpResponse> {
+    if (request.body_reader == nullptr || !request.body.empty()) {
+      return MakeError(ErrorCode::kInternal, "stream_body route got no reader or a body");
+    }
+    std::vector<char> buffer(piece);
+    Sha256 hash;
+    std::uint64_t total = 0;
+    std::size_t pieces = 0;
+    std::size_t largest = 0;
+    report->reading = true;
+    while (true) {
+      auto read = request.body_reader->Read(buffer);
+      if (!read) {
+        std::lock_guard lock(report->mutex);
+        report->error = read.error();
+        report->bytes = total;
+        report->done = true;
+        return MakeError(read.error());
+      }
+      if (*read == 0) {
+        break;
+      }
+      hash.Update(buffer.data(), *read);
+      total += *read;
+      ++pieces;
+      largest = std::max(largest, *read);
+    }
+    std::lock_guard lock(report->mutex);
+    report->bytes = total;
+    report->pieces = pieces;
+    report->largest_piece = largest;
+    report->sha256 = hash.Hex();
+    report->content_length = request.body_reader->content_length();
+    report->done = true;
+    return HttpResponse::Text(200, report->sha256);
+  };
+}
+
+RouteOptions StreamOptions(std::size_t max_body_bytes) {
+  RouteOptions options;
+  options.stream_body = true;
+  options.blocking = false;  // stream_body implies the pool anyway
+  options.max_body_bytes = max_body_bytes;
+  options.rate_class = "none";
+  return options;
+}
+
+/// Deterministic body bytes: byte i is a function of i, so pieces can be made on the fly.
+void FillPattern(std::vector<char>& piece, std::uint64_t offset) {
+  for (std::size_t i = 0; i < piece.size(); ++i) {
+    std::uint64_t at = offset + i;
+    piece[i] = static_cast<char>((at * 131 + (at >> 12)) & 0xff);
+  }
+}
+
+TEST_F(GatewayServerTest, StreamedFortyMebibyteBodyIsHashedInBoundedPieces) {
+  auto report = std::make_shared<StreamReport>();
+  // The gateway default stays 1 MiB: the route's own limit lets the big body in.
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(
+        router.AddRoute("PUT", "/upload", HashingHandler(report), StreamOptions(64 * kMiB)));
+  });
+  Client client(port_);
+  constexpr std::uint64_t kBodyBytes = 40 * kMiB;
+  std::vector<char> piece(kMiB);
+  Sha256 sent;
+  g_largest_allocation = 0;
+  g_track_allocations = true;
+
+  client.WriteRaw(
+      fmt::format("PUT /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n", kBodyBytes));
+  for (std::uint64_t offset = 0; offset < kBodyBytes; offset += piece.size()) {
+    FillPattern(piece, offset);
+    sent.Update(piece.data(), piece.size());
+    client.WriteRaw(std::string_view(piece.data(), piece.size()));
+  }
+  Response response = client.Read();
+  g_track_allocations = false;
+
+  ASSERT_EQ(response.result_int(), 200) << response.body();
+  std::string expected = sent.Hex();
+  EXPECT_EQ(response.body(), expected);
+  std::lock_guard lock(report->mutex);
+  EXPECT_EQ(report->bytes, kBodyBytes);
+  EXPECT_EQ(report->content_length, kBodyBytes);
+  EXPECT_GT(report->pieces, 40u);
+  EXPECT_LE(report->largest_piece, kMiB);
+  // The handler's and the client's 1 MiB buffers are the largest blocks; the server's
+  // parse buffer is far below that.
+  EXPECT_GE(g_largest_allocation.load(), kMiB);  // the tracker saw the 1 MiB buffers
+  EXPECT_LE(g_largest_allocation.load(), kMiB + 256 * 1024);
+  EXPECT_TRUE(response.keep_alive());
+}
+
+TEST_F(GatewayServerTest, ChunkedStreamedBodyIsDecodedForTheHandler) {
+  auto report = std::make_shared<StreamReport>();
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("POST", "/up", HashingHandler(report, 3), StreamOptions(kMiB)));
+  });
+  Client client(port_);
+  Sha256 expected;
+  expected.Update("hello, chunked world", 20);
+
+  client.WriteRaw(
+      "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "7\r\nhello, \r\n5;ext=1\r\nchunk\r\n8\r\ned world\r\n0\r\n\r\n");
+  Response response = client.Read();
+
+  ASSERT_EQ(response.result_int(), 200) << response.body();
+  EXPECT_EQ(response.body(), expected.Hex());
+  std::lock_guard lock(report->mutex);
+  EXPECT_EQ(report->bytes, 20u);
+  EXPECT_LE(report->largest_piece, 3u);
+  EXPECT_FALSE(report->content_length.has_value());
+  EXPECT_TRUE(response.keep_alive());
+}
+
+TEST_F(GatewayServerTest, StreamedBodyWithContentLengthOverLimitIs413WithoutHandler) {
+  auto report = std::make_shared<StreamReport>();
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("PUT", "/up", HashingHandler(report), StreamOptions(1000)));
+  });
+  Client client(port_);
+
+  client.WriteRaw("PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n");
+  Response response = client.Read();
+
+  EXPECT_EQ(response.result_int(), 413);
+  EXPECT_EQ(ParseEnvelope(response.body()).code, "payload_too_large");
+  EXPECT_FALSE(response.keep_alive());
+  EXPECT_FALSE(report->reading.load());
+}
+
+TEST_F(GatewayServerTest, ChunkedStreamedBodyGrowingPastLimitIs413) {
+  auto report = std::make_shared<StreamReport>();
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("POST", "/up", HashingHandler(report), StreamOptions(10)));
+  });
+  Client client(port_);
+
+  client.WriteRaw(
+      "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "8\r\n01234567\r\n8\r\n01234567\r\n0\r\n\r\n");
+  Response response = client.Read();
+
+  EXPECT_EQ(response.result_int(), 413);
+  EXPECT_EQ(ParseEnvelope(response.body()).code, "payload_too_large");
+  EXPECT_FALSE(response.keep_alive());
+  std::lock_guard lock(report->mutex);
+  ASSERT_TRUE(report->error.has_value());
+  EXPECT_EQ(report->error->code, ErrorCode::kResourceExhausted);
+}
+
+TEST_F(GatewayServerTest, ClientDisconnectMidBodyReachesHandlerAndServerStaysUp) {
+  auto report = std::make_shared<StreamReport>();
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("PUT", "/up", HashingHandler(report), StreamOptions(kMiB)));
+    ASSERT_TRUE(router.AddRoute("GET", "/a", Reply("still here")));
+  });
+  {
+    Client quitter(port_);
+    quitter.WriteRaw("PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n");
+    quitter.WriteRaw(std::string(100, 'q'));
+    ASSERT_TRUE(Eventually([&] { return report->reading.load(); }));
+  }  // closes the socket mid-body
+
+  ASSERT_TRUE(Eventually([&] { return report->done.load(); }));
+  {
+    std::lock_guard lock(report->mutex);
+    ASSERT_TRUE(report->error.has_value());
+    EXPECT_EQ(report->error->code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(report->error->message, "client closed the connection after 100 bytes");
+  }
+  Client next(port_);
+  EXPECT_EQ(next.Get("/a").body(), "still here");
+  EXPECT_TRUE(Eventually([&] {
+    return context_->metrics()
+               .GaugeFamily("streamgate_http_connections_open", "", {})
+               .WithLabels({})
+               .Value() == 1;
+  }));
+}
+
+TEST_F(GatewayServerTest, StalledStreamedBodyFailsWithUnavailableAndCloses) {
+  auto report = std::make_shared<StreamReport>();
+  GatewayConfig config = TestConfig();
+  config.body_idle_timeout = std::chrono::milliseconds(300);
+  StartGateway(config, [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("PUT", "/up", HashingHandler(report), StreamOptions(kMiB)));
+  });
+  Client client(port_);
+
+  client.WriteRaw("PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789");
+
+  EXPECT_TRUE(client.WaitClosed());  // no response for a stalled client
+  ASSERT_TRUE(Eventually([&] { return report->done.load(); }));
+  std::lock_guard lock(report->mutex);
+  ASSERT_TRUE(report->error.has_value());
+  EXPECT_EQ(report->error->code, ErrorCode::kUnavailable);
+  EXPECT_EQ(report->bytes, 10u);
+}
+
+TEST_F(GatewayServerTest, KeepAliveContinuesAfterAFullyConsumedStreamedBody) {
+  auto report = std::make_shared<StreamReport>();
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("PUT", "/up", HashingHandler(report), StreamOptions(kMiB)));
+    ASSERT_TRUE(router.AddRoute("GET", "/a", Reply("after")));
+  });
+  Client client(port_);
+  Sha256 expected;
+  expected.Update("first", 5);
+
+  // Both requests in one write: the second one's bytes sit behind the first body.
+  client.WriteRaw(
+      "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nfirst"
+      "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  Response first = client.Read();
+  Response second = client.Read();
+  Response third = client.Send(Client::MakeRequest(http::verb::put, "/up", {}, ""));
+
+  EXPECT_EQ(first.result_int(), 200);
+  EXPECT_EQ(first.body(), expected.Hex());
+  EXPECT_TRUE(first.keep_alive());
+  EXPECT_EQ(second.body(), "after");
+  EXPECT_EQ(third.result_int(), 200);  // an empty streamed body ends at once
+  EXPECT_TRUE(third.keep_alive());
+}
+
+TEST_F(GatewayServerTest, HandlerThatIgnoresTheStreamedBodyClosesTheConnection) {
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("PUT", "/up", Reply("ignored"), StreamOptions(kMiB)));
+  });
+  Client client(port_);
+
+  Response response =
+      client.Send(Client::MakeRequest(http::verb::put, "/up", {}, std::string(300'000, 'i')));
+
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_EQ(response.body(), "ignored");
+  EXPECT_FALSE(response.keep_alive());
+  EXPECT_EQ(HeaderOf(response, "Connection"), "close");
+  EXPECT_TRUE(client.WaitClosed());
+}
+
+TEST_F(GatewayServerTest, ExpectContinueOnStreamedRouteGets100BeforeTheHandlerReads) {
+  auto report = std::make_shared<StreamReport>();
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("PUT", "/up", HashingHandler(report), StreamOptions(kMiB)));
+  });
+  Client client(port_);
+  Sha256 expected;
+  expected.Update("hello", 5);
+
+  client.WriteRaw(
+      "PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  Response interim = client.Read();
+  client.WriteRaw("hello");
+  Response final_response = client.Read();
+
+  EXPECT_EQ(interim.result_int(), 100);
+  EXPECT_EQ(final_response.result_int(), 200);
+  EXPECT_EQ(final_response.body(), expected.Hex());
+}
+
+TEST_F(GatewayServerTest, DrainDeadlineWakesAHandlerBlockedOnAStreamedBody) {
+  auto report = std::make_shared<StreamReport>();
+  StartGateway(TestConfig(), [&](HttpRouter& router) {  // body_idle_timeout stays 30 s
+    ASSERT_TRUE(router.AddRoute("PUT", "/up", HashingHandler(report), StreamOptions(kMiB)));
+  });
+  Client client(port_);
+  client.WriteRaw("PUT /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n01234");
+  ASSERT_TRUE(Eventually([&] { return report->reading.load(); }));
+
+  auto started = std::chrono::steady_clock::now();
+  plugin_->Stop(started + 200ms);
+  auto took = std::chrono::steady_clock::now() - started;
+
+  EXPECT_LT(took, 5s);
+  EXPECT_TRUE(report->done.load());
+  std::lock_guard lock(report->mutex);
+  ASSERT_TRUE(report->error.has_value());
+  EXPECT_EQ(report->bytes, 5u);
+}
+
+// ---- Authentication -------------------------------------------------------------------
+
+/// Accepts "Bearer good" as {"alice", {"creator"}}; counts calls.
+class FakeAuthenticator final : public Authenticator {
+ public:
+  Result<Principal> Authenticate(const HttpRequest& request) override {
+    ++calls;
+    auto header = request.Header("Authorization");
+    if (!header) {
+      return Principal{};
+    }
+    if (*header == "Bearer good") {
+      return Principal{.id = "alice", .roles = {"creator"}};
+    }
+    if (*header == "Bearer flaky") {
+      return MakeError(ErrorCode::kUnavailable, "key store unreachable");
+    }
+    return MakeError(ErrorCode::kUnauthenticated, "invalid API key");
+  }
+  std::atomic<int> calls{0};
+};
+
+HttpHandler WhoAmI(std::atomic<int>& calls) {
+  return [&calls](const HttpRequest& request) -> Result<HttpResponse> {
+    ++calls;
+    std::string roles;
+    for (const auto& role : request.principal.roles) {
+      roles += role + ";";
+    }
+    return HttpResponse::Text(
+        200, request.principal.anonymous() ? "anonymous" : request.principal.id + "|" + roles);
+  };
+}
+
+class GatewayAuthTest : public GatewayServerTest {
+ protected:
+  /// The Authenticator is provided after the gateway's Init, as a plugin initialised
+  /// later would: the gateway must still find it at Start.
+  void StartWithAuthenticator(GatewayConfig config = TestConfig()) {
+    StartGateway(config, [&](HttpRouter& router) {
+      ASSERT_TRUE(context_->Provide<Authenticator>(authenticator_));
+      ASSERT_TRUE(router.AddRoute("GET", "/me", WhoAmI(handler_calls_)));
+      ASSERT_TRUE(router.AddRoute("POST", "/me", WhoAmI(handler_calls_)));
+    });
+  }
+
+  std::shared_ptr<FakeAuthenticator> authenticator_ = std::make_shared<FakeAuthenticator>();
+  std::atomic<int> handler_calls_{0};
+};
+
+TEST_F(GatewayAuthTest, ValidCredentialSetsThePrincipal) {
+  StartWithAuthenticator();
+  Client client(port_);
+
+  Response response = client.Get("/me", {{"Authorization", "Bearer good"}});
+
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_EQ(response.body(), "alice|creator;");
+}
+
+TEST_F(GatewayAuthTest, InvalidCredentialIs401WithChallengeAndNoHandler) {
+  StartWithAuthenticator();
+  Client client(port_);
+
+  Response response = client.Get("/me", {{"Authorization", "Bearer bad"}, {"X-Request-Id", "r1"}});
+
+  EXPECT_EQ(response.result_int(), 401);
+  EXPECT_EQ(HeaderOf(response, "WWW-Authenticate"), "Bearer");
+  Envelope envelope = ParseEnvelope(response.body());
+  EXPECT_EQ(envelope.code, "unauthenticated");
+  EXPECT_EQ(envelope.message, "invalid API key");
+  EXPECT_EQ(envelope.request_id, "r1");
+  EXPECT_EQ(handler_calls_.load(), 0);
+  EXPECT_TRUE(response.keep_alive());  // no body was left unread
+}
+
+TEST_F(GatewayAuthTest, InvalidCredentialWithBodyIs401AndCloses) {
+  StartWithAuthenticator();
+  Client client(port_);
+
+  Response response = client.Send(Client::MakeRequest(
+      http::verb::post, "/me", {{"Authorization", "Bearer bad"}}, std::string(1000, 'b')));
+
+  EXPECT_EQ(response.result_int(), 401);
+  EXPECT_FALSE(response.keep_alive());
+  EXPECT_EQ(handler_calls_.load(), 0);
+}
+
+TEST_F(GatewayAuthTest, MissingHeaderIsAnonymousWithoutAskingTheAuthenticator) {
+  StartWithAuthenticator();
+  Client client(port_);
+
+  Response response = client.Get("/me");
+
+  EXPECT_EQ(response.body(), "anonymous");
+  EXPECT_EQ(authenticator_->calls.load(), 0);
+}
+
+TEST_F(GatewayAuthTest, PreflightIsNeverAuthenticated) {
+  StartWithAuthenticator();
+  Client client(port_);
+
+  Response response = client.Send(Client::MakeRequest(http::verb::options, "/me",
+                                                      {{"Origin", "https://app.example"},
+                                                       {"Access-Control-Request-Method", "GET"},
+                                                       {"Authorization", "Bearer bad"}}));
+
+  EXPECT_EQ(response.result_int(), 204);
+  EXPECT_EQ(authenticator_->calls.load(), 0);
+}
+
+TEST_F(GatewayAuthTest, AuthenticatorFailureOtherThanUnauthenticatedKeepsItsStatus) {
+  StartWithAuthenticator();
+  Client client(port_);
+
+  Response response = client.Get("/me", {{"Authorization", "Bearer flaky"}});
+
+  EXPECT_EQ(response.result_int(), 503);
+  EXPECT_EQ(HeaderOf(response, "WWW-Authenticate"), "");
+  EXPECT_EQ(handler_calls_.load(), 0);
+}
+
+TEST_F(GatewayAuthTest, StreamedRouteIsAuthenticatedBeforeTheBodyIsRead) {
+  auto report = std::make_shared<StreamReport>();
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(context_->Provide<Authenticator>(authenticator_));
+    ASSERT_TRUE(router.AddRoute("PUT", "/up", HashingHandler(report), StreamOptions(kMiB)));
+  });
+  Client client(port_);
+
+  client.WriteRaw(
+      "PUT /up HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer bad\r\nContent-Length: 5\r\n"
+      "Expect: 100-continue\r\n\r\n");
+  Response response = client.Read();
+
+  EXPECT_EQ(response.result_int(), 401);  // not 100 Continue
+  EXPECT_FALSE(report->reading.load());
+}
+
+TEST_F(GatewayServerTest, WithoutAuthenticatorACredentialIsIgnoredAndRequestIsAnonymous) {
+  std::atomic<int> calls{0};
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("GET", "/me", WhoAmI(calls)));
+  });
+  Client client(port_);
+
+  Response response = client.Get("/me", {{"Authorization", "Bearer whatever"}});
+
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_EQ(response.body(), "anonymous");
 }
 
 }  // namespace

@@ -162,6 +162,10 @@ void RequestPipeline::BeginUnparsed(Exchange& exchange, std::string remote_ip) c
   exchange.request.context.trace = TraceContext::NewRoot().NewChildSpan();
 }
 
+void RequestPipeline::SetAuthenticator(std::shared_ptr<Authenticator> authenticator) noexcept {
+  authenticator_ = std::move(authenticator);
+}
+
 void RequestPipeline::Begin(Exchange& exchange, std::string method, std::string target,
                             HttpHeaders headers, std::string remote_ip) const {
   exchange.started = clock_.Now();
@@ -206,6 +210,10 @@ void RequestPipeline::Begin(Exchange& exchange, std::string method, std::string 
   if (!ApplyRateLimit(exchange, settings)) {
     return;
   }
+  // Before 404/405: a client with a bad credential learns that first, whatever the path.
+  if (!ApplyAuthentication(exchange)) {
+    return;
+  }
   if (match.kind == RouteMatch::Kind::kNotFound) {
     exchange.early =
         Error(exchange, 404, kCodeNotFound, fmt::format("no route for {}", request.path));
@@ -221,7 +229,43 @@ void RequestPipeline::Begin(Exchange& exchange, std::string method, std::string 
   // A route without its own limit gets the configured default.
   const RouteOptions& options = exchange.route->options;
   exchange.body_limit = options.max_body_bytes.value_or(default_max_body_);
-  exchange.blocking = options.blocking;
+  exchange.stream_body = options.stream_body;
+  exchange.blocking = options.blocking || options.stream_body;
+}
+
+bool RequestPipeline::ApplyAuthentication(Exchange& exchange) const {
+  HttpRequest& request = exchange.request;
+  if (!authenticator_ || !request.Header("Authorization")) {
+    return true;  // anonymous: the default Principal
+  }
+  Result<Principal> principal = MakeError(ErrorCode::kInternal, "authenticator did not run");
+  try {
+    principal = authenticator_->Authenticate(request);
+  } catch (const std::exception& e) {
+    principal = MakeError(ErrorCode::kInternal, "authenticator threw: {}", e.what());
+  } catch (...) {
+    principal = MakeError(ErrorCode::kInternal, "authenticator threw a non-standard exception");
+  }
+  if (principal) {
+    request.principal = std::move(*principal);
+    return true;
+  }
+  const sg::Error& error = principal.error();
+  exchange.error_detail = error.ToString();
+  if (error.code == ErrorCode::kUnauthenticated) {
+    exchange.early = MakeErrorResponse(401, kCodeUnauthenticated, error.message, request);
+    // RFC 9110 11.6.1: a 401 names the scheme the client should use.
+    exchange.early->SetHeader("WWW-Authenticate", "Bearer");
+    return false;
+  }
+  if (error.code == ErrorCode::kInternal) {
+    exchange.early = MakeErrorResponse(
+        500, kCodeInternal,
+        fmt::format("internal error (request id {})", request.context.request_id), request);
+    return false;
+  }
+  exchange.early = MakeErrorResponse(error, request);
+  return false;
 }
 
 bool RequestPipeline::ApplyCors(Exchange& exchange, const Settings& settings) const {
@@ -304,10 +348,10 @@ HttpResponse RequestPipeline::Invoke(Exchange& exchange) const noexcept {
       exchange.error_detail = error.ToString();
       return MakeErrorResponse(500, ErrorCodeName(error.code),
                                fmt::format("internal error (request id {})", request_id),
-                               request_id);
+                               exchange.request);
     }
     exchange.error_detail = error.ToString();
-    return MakeErrorResponse(error, request_id);
+    return MakeErrorResponse(error, exchange.request);
   } catch (const std::exception& e) {
     metrics_.handler_exceptions.Inc();
     exchange.error_detail = fmt::format("handler {} {} threw: {}", exchange.route->method,
@@ -319,7 +363,8 @@ HttpResponse RequestPipeline::Invoke(Exchange& exchange) const noexcept {
   }
   try {
     return MakeErrorResponse(500, kCodeInternal,
-                             fmt::format("internal error (request id {})", request_id), request_id);
+                             fmt::format("internal error (request id {})", request_id),
+                             exchange.request);
   } catch (...) {
     // Out of memory while building the envelope: an empty 500 still tells the truth.
     HttpResponse response;
@@ -331,7 +376,7 @@ HttpResponse RequestPipeline::Invoke(Exchange& exchange) const noexcept {
 HttpResponse RequestPipeline::Error(Exchange& exchange, int status, std::string_view code,
                                     std::string_view message) const {
   exchange.error_detail = fmt::format("{}: {}", code, message);
-  return MakeErrorResponse(status, code, message, exchange.request.context.request_id);
+  return MakeErrorResponse(status, code, message, exchange.request);
 }
 
 FinalResponse RequestPipeline::Finish(Exchange& exchange, HttpResponse response) const {
@@ -343,7 +388,7 @@ FinalResponse RequestPipeline::Finish(Exchange& exchange, HttpResponse response)
     response = MakeErrorResponse(
         500, kCodeInternal,
         fmt::format("internal error (request id {})", exchange.request.context.request_id),
-        exchange.request.context.request_id);
+        exchange.request);
   }
   response.SetHeader("X-Request-Id", exchange.request.context.request_id);
   response.SetHeader("Server", "streamgate");

@@ -2,9 +2,9 @@
 /// The per-request middleware of the gateway, free of Boost.Beast so it compiles fast and
 /// is reused by the I/O layer (http_server.cc) step by step:
 ///
-///   Begin     request id, trace, CORS, routing, rate limit, body limit; may decide an
-///             early response (preflight, 403, 404, 405, 429, 400, 413) — then no body
-///             is read and no handler runs
+///   Begin     request id, trace, CORS, routing, rate limit, authentication, body limit;
+///             may decide an early response (preflight, 403, 404, 405, 429, 401, 400) —
+///             then no body is read and no handler runs
 ///   Invoke    the handler, on whatever thread the server chose; exceptions become 500
 ///   Finish    common headers, HEAD handling, error log, access log, metrics
 ///
@@ -95,6 +95,8 @@ struct Exchange {
   std::size_t body_limit = 0;
   /// Run the handler on the handler pool.
   bool blocking = false;
+  /// The handler pulls the body through `request.body_reader` (implies `blocking`).
+  bool stream_body = false;
   /// Set when the request is answered without reading its body or calling a handler.
   std::optional<HttpResponse> early;
   /// Added to whatever response this request gets (CORS, RateLimit-*).
@@ -119,6 +121,10 @@ class RequestPipeline {
                   std::shared_ptr<const Settings> settings);
 
   void SetSettings(std::shared_ptr<const Settings> settings) noexcept;
+
+  /// The optional Authenticator (nullptr: every request is anonymous). Set before the
+  /// server starts serving; not thread-safe with respect to requests in flight.
+  void SetAuthenticator(std::shared_ptr<Authenticator> authenticator) noexcept;
   std::shared_ptr<const Settings> settings() const noexcept;
 
   /// Starts a request whose head was parsed. Fills `exchange`; sets `exchange.early` when
@@ -149,6 +155,7 @@ class RequestPipeline {
  private:
   bool ApplyCors(Exchange& exchange, const Settings& settings) const;
   bool ApplyRateLimit(Exchange& exchange, const Settings& settings) const;
+  bool ApplyAuthentication(Exchange& exchange) const;
   void Record(const Exchange& exchange, int status, std::size_t bytes) const;
 
   std::shared_ptr<Router> router_;
@@ -158,6 +165,7 @@ class RequestPipeline {
   const Clock& clock_;
   std::size_t default_max_body_;
   std::atomic<std::shared_ptr<const Settings>> settings_;
+  std::shared_ptr<Authenticator> authenticator_;
 };
 
 /// True when `id` matches [A-Za-z0-9._-]{1,128} (accepted from X-Request-Id).

@@ -1,5 +1,8 @@
 #include "core/api/services/http.h"
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
 #include <algorithm>
 #include <cstddef>
 
@@ -69,6 +72,19 @@ HttpResponse& HttpResponse::SetHeader(std::string name, std::string value) {
 
 HttpResponse HttpResponse::Json(int status, std::string body) {
   return Text(status, std::move(body), "application/json");
+}
+
+HttpResponse HttpResponse::Error(int status, std::string_view code, std::string_view message,
+                                 const HttpRequest& request) {
+  // The one place the envelope is built: the gateway's own errors come through here too,
+  // so handlers and the HTTP layer can never disagree on its shape.
+  boost::json::object error;
+  error["code"] = code;
+  error["message"] = message;
+  error["request_id"] = request.context.request_id;
+  boost::json::object envelope;
+  envelope["error"] = std::move(error);
+  return Json(status, boost::json::serialize(envelope));
 }
 
 HttpResponse HttpResponse::Text(int status, std::string body, std::string content_type) {

@@ -55,10 +55,10 @@ struct ContentPatch {
 };
 
 struct ContentQuery {
-  std::string text;        ///< full-text over title, description, tags (FTS5 syntax-safe)
-  std::string tag;         ///< exact tag
-  std::string status;      ///< exact status
-  std::string owner;       ///< exact owner
+  std::string text;    ///< full-text over title, description, tags (FTS5 syntax-safe)
+  std::string tag;     ///< exact tag
+  std::string status;  ///< exact status
+  std::string owner;   ///< exact owner
   /// Which visibilities to include; empty = all (callers restrict for anonymous viewers).
   std::vector<std::string> visibilities;
   std::size_t limit = 20;  ///< 1..100
@@ -85,7 +85,7 @@ struct UploadSession {
   std::string title;
   std::string description;
   std::vector<std::string> tags;
-  std::string metadata_json;  ///< tus Upload-Metadata, decoded, as a JSON object
+  std::string metadata_json;   ///< tus Upload-Metadata, decoded, as a JSON object
   std::string state = "open";  ///< open | completing | completed | failed
   std::string object_key;      ///< where the finished file goes
   std::string multipart_id;    ///< the ObjectStore multipart upload
@@ -126,8 +126,8 @@ class MetadataStore {
   /// Compare-and-set of the state: succeeds only when the stored state is `from` (so two
   /// concurrent completes cannot both win). kAlreadyExists naming the current state when it
   /// is not `from`; kNotFound. `content_id` is stored when non-empty.
-  virtual Result<> TransitionUpload(std::string_view id, std::string_view from,
-                                    std::string_view to, std::string_view content_id = {}) = 0;
+  virtual Result<> TransitionUpload(std::string_view id, std::string_view from, std::string_view to,
+                                    std::string_view content_id = {}) = 0;
   /// Records a stored chunk. Same index with the same sha256: kIdenticalAlreadyStored;
   /// with a different sha256: kAlreadyExists. kNotFound for an unknown upload.
   virtual Result<ChunkPutOutcome> PutChunk(std::string_view upload_id,

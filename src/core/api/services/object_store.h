@@ -88,8 +88,7 @@ class ObjectStore {
   virtual Result<ObjectInfo> Stat(std::string_view key) = 0;
   /// A reader of `range`. kNotFound when absent; kInvalidArgument when the range starts
   /// beyond the end (an empty range at the end is fine).
-  virtual Result<std::unique_ptr<ObjectReader>> Get(std::string_view key,
-                                                    ByteRange range = {}) = 0;
+  virtual Result<std::unique_ptr<ObjectReader>> Get(std::string_view key, ByteRange range = {}) = 0;
   /// Objects whose key starts with `prefix`, after `start_after`, at most `limit`.
   virtual Result<ObjectListPage> List(std::string_view prefix, std::string_view start_after,
                                       std::size_t limit) = 0;

@@ -1,0 +1,266 @@
+#include "core/api/subprocess.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace sg {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+// Closes a descriptor once; -1 means closed.
+void CloseFd(int& fd) noexcept {
+  if (fd >= 0) {
+    ::close(fd);
+    fd = -1;
+  }
+}
+
+struct Pipe {
+  int read_end = -1;
+  int write_end = -1;
+  ~Pipe() {
+    CloseFd(read_end);
+    CloseFd(write_end);
+  }
+};
+
+Result<> MakePipe(Pipe& pipe) {
+  int fds[2];
+  // O_CLOEXEC: no other child spawned concurrently from another thread inherits our ends
+  // (posix_spawn's dup2 clears the flag on the child's 1 and 2).
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return MakeError(ErrorCode::kInternal, "pipe2: {}", std::strerror(errno));
+  }
+  pipe.read_end = fds[0];
+  pipe.write_end = fds[1];
+  return {};
+}
+
+// posix_spawn* return the error number instead of setting errno.
+Result<> SpawnCheck(int rc, std::string_view what) {
+  if (rc != 0) {
+    return MakeError(ErrorCode::kInternal, "{}: {}", what, std::strerror(rc));
+  }
+  return {};
+}
+
+class SpawnAttributes {
+ public:
+  SpawnAttributes() { ok_ = ::posix_spawnattr_init(&attr_) == 0; }
+  ~SpawnAttributes() {
+    if (ok_) {
+      ::posix_spawnattr_destroy(&attr_);
+    }
+  }
+  posix_spawnattr_t* get() { return &attr_; }
+  bool ok() const { return ok_; }
+
+ private:
+  posix_spawnattr_t attr_;
+  bool ok_ = false;
+};
+
+class FileActions {
+ public:
+  FileActions() { ok_ = ::posix_spawn_file_actions_init(&actions_) == 0; }
+  ~FileActions() {
+    if (ok_) {
+      ::posix_spawn_file_actions_destroy(&actions_);
+    }
+  }
+  posix_spawn_file_actions_t* get() { return &actions_; }
+  bool ok() const { return ok_; }
+
+ private:
+  posix_spawn_file_actions_t actions_;
+  bool ok_ = false;
+};
+
+// Reads what is available on `fd` (non-blocking after poll said readable). Returns false at
+// EOF or on a hard error.
+bool Drain(int fd, std::string& sink, std::size_t limit, bool keep_tail, bool& truncated) {
+  char buffer[16 * 1024];
+  ssize_t n = ::read(fd, buffer, sizeof(buffer));
+  if (n < 0) {
+    return errno == EINTR || errno == EAGAIN;
+  }
+  if (n == 0) {
+    return false;
+  }
+  if (keep_tail) {
+    sink.append(buffer, static_cast<std::size_t>(n));
+    if (sink.size() > limit) {
+      sink.erase(0, sink.size() - limit);
+    }
+    return true;
+  }
+  std::size_t room = limit > sink.size() ? limit - sink.size() : 0;
+  std::size_t take = std::min(room, static_cast<std::size_t>(n));
+  sink.append(buffer, take);
+  if (take < static_cast<std::size_t>(n)) {
+    truncated = true;  // keep reading so the child never blocks on a full pipe
+  }
+  return true;
+}
+
+void RecordStatus(int status, SubprocessResult& result) {
+  if (WIFEXITED(status)) {
+    result.exit_code = WEXITSTATUS(status);
+    result.term_signal = 0;
+  } else if (WIFSIGNALED(status)) {
+    result.exit_code = -1;
+    result.term_signal = WTERMSIG(status);
+  }
+}
+
+int RemainingMs(SteadyClock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+  return static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 1'000'000));
+}
+
+}  // namespace
+
+std::string SubprocessResult::Describe() const {
+  if (timed_out) {
+    return fmt::format("timed out after {} ms", elapsed.count());
+  }
+  if (term_signal != 0) {
+    return fmt::format("killed by signal {}", term_signal);
+  }
+  return fmt::format("exit code {}", exit_code);
+}
+
+Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
+  if (options.argv.empty() || options.argv[0].empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "subprocess: empty argv");
+  }
+  Pipe out;
+  Pipe err;
+  SG_RETURN_IF_ERROR(MakePipe(out));
+  SG_RETURN_IF_ERROR(MakePipe(err));
+
+  FileActions actions;
+  SpawnAttributes attributes;
+  if (!actions.ok() || !attributes.ok()) {
+    return MakeError(ErrorCode::kInternal, "posix_spawn setup failed");
+  }
+  SG_RETURN_IF_ERROR(SpawnCheck(
+      ::posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0), "stdin"));
+  SG_RETURN_IF_ERROR(
+      SpawnCheck(::posix_spawn_file_actions_adddup2(actions.get(), out.write_end, 1), "stdout"));
+  SG_RETURN_IF_ERROR(
+      SpawnCheck(::posix_spawn_file_actions_adddup2(actions.get(), err.write_end, 2), "stderr"));
+
+  // Own process group (pgid = child pid) so a timeout kills grandchildren too; default signal
+  // mask and dispositions because the server blocks SIGTERM/SIGINT/SIGHUP in its threads.
+  sigset_t empty_mask;
+  sigemptyset(&empty_mask);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2}) {
+    sigaddset(&defaults, sig);
+  }
+  SG_RETURN_IF_ERROR(SpawnCheck(::posix_spawnattr_setpgroup(attributes.get(), 0), "setpgroup"));
+  SG_RETURN_IF_ERROR(
+      SpawnCheck(::posix_spawnattr_setsigmask(attributes.get(), &empty_mask), "setsigmask"));
+  SG_RETURN_IF_ERROR(
+      SpawnCheck(::posix_spawnattr_setsigdefault(attributes.get(), &defaults), "setsigdefault"));
+  SG_RETURN_IF_ERROR(SpawnCheck(
+      ::posix_spawnattr_setflags(attributes.get(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                       POSIX_SPAWN_SETSIGDEF),
+      "setflags"));
+
+  std::vector<char*> argv;
+  argv.reserve(options.argv.size() + 1);
+  for (const auto& arg : options.argv) {
+    argv.push_back(const_cast<char*>(arg.c_str()));
+  }
+  argv.push_back(nullptr);
+
+  const auto started = SteadyClock::now();
+  const auto deadline = started + options.timeout;
+  pid_t pid = -1;
+  int rc = ::posix_spawnp(&pid, argv[0], actions.get(), attributes.get(), argv.data(), environ);
+  if (rc != 0) {
+    auto code = (rc == ENOENT || rc == EACCES) ? ErrorCode::kNotFound : ErrorCode::kInternal;
+    return MakeError(code, "cannot start {}: {}", options.argv[0], std::strerror(rc));
+  }
+  CloseFd(out.write_end);
+  CloseFd(err.write_end);
+  ::fcntl(out.read_end, F_SETFL, O_NONBLOCK);
+  ::fcntl(err.read_end, F_SETFL, O_NONBLOCK);
+
+  SubprocessResult result;
+  bool out_open = true;
+  bool err_open = true;
+  bool ignored = false;
+  while ((out_open || err_open) && !result.timed_out) {
+    int wait_ms = RemainingMs(deadline);
+    if (wait_ms == 0) {
+      result.timed_out = true;
+      break;
+    }
+    pollfd fds[2] = {{out_open ? out.read_end : -1, POLLIN, 0},
+                     {err_open ? err.read_end : -1, POLLIN, 0}};
+    int ready = ::poll(fds, 2, wait_ms);
+    if (ready < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      result.timed_out = true;  // cannot watch the child any more: treat as a hang
+      break;
+    }
+    if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      out_open = Drain(out.read_end, result.stdout_data, options.max_stdout_bytes, false,
+                       result.stdout_truncated);
+    }
+    if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
+      err_open = Drain(err.read_end, result.stderr_tail, options.stderr_tail_bytes, true, ignored);
+    }
+  }
+
+  // Both pipes closed: the child is exiting (or closed them and keeps running; the deadline
+  // still applies).
+  int status = 0;
+  while (!result.timed_out) {
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) {
+      RecordStatus(status, result);
+      result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() -
+                                                                             started);
+      return result;
+    }
+    if (done < 0 && errno != EINTR) {
+      return MakeError(ErrorCode::kInternal, "waitpid: {}", std::strerror(errno));
+    }
+    int wait_ms = RemainingMs(deadline);
+    if (wait_ms == 0) {
+      result.timed_out = true;
+      break;
+    }
+    ::poll(nullptr, 0, std::min(wait_ms, 10));
+  }
+
+  // Timed out: the child is not reaped yet, so its pid is still the group's id.
+  ::kill(-pid, SIGKILL);
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  RecordStatus(status, result);
+  result.elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started);
+  return result;
+}
+
+}  // namespace sg

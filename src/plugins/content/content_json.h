@@ -1,0 +1,39 @@
+#pragma once
+/// The Content API's JSON: records out, PATCH bodies in (with their validation).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "core/api/clock.h"
+#include "core/api/result.h"
+#include "core/api/services/metadata_store.h"
+
+namespace sg::plugins::content {
+
+inline constexpr std::size_t kMaxTitleChars = 200;
+inline constexpr std::size_t kMaxDescriptionChars = 5000;
+inline constexpr std::size_t kMaxTagChars = 40;
+inline constexpr std::size_t kMaxTags = 20;
+inline constexpr std::size_t kMaxCategoryChars = 64;
+
+/// "2026-01-01T00:00:00.000Z": RFC 3339, UTC, milliseconds.
+std::string FormatRfc3339(WallTime time);
+
+/// The public JSON shape of a record; `probe` is the parsed probe_json object or null.
+boost::json::object ContentToJson(const ContentRecord& record);
+
+/// Lower-cases (ASCII), trims spaces and checks one tag: 1..40 characters of [a-z0-9-_ ].
+/// kInvalidArgument naming the tag otherwise.
+Result<std::string> NormalizeTag(std::string_view tag);
+/// Normalises each tag, removes duplicates, sorts; at most 20.
+Result<std::vector<std::string>> NormalizeTags(const std::vector<std::string>& tags);
+
+/// Parses a PATCH body {title?, description?, tags?, visibility?, category?}.
+/// kInvalidArgument for malformed JSON, a non-object, an unknown field (named), a wrong
+/// type or a value out of bounds. Nothing else of ContentPatch is ever set.
+Result<ContentPatch> ParseContentPatch(std::string_view body);
+
+}  // namespace sg::plugins::content

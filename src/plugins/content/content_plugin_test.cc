@@ -1,0 +1,520 @@
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "core/api/services/event_bus.h"
+#include "core/api/services/http.h"
+#include "core/api/services/metadata_store.h"
+#include "core/api/services/object_store.h"
+#include "core/memory_event_bus.h"
+#include "core/testing/fake_clock.h"
+#include "core/testing/test_context.h"
+#include "plugins/content/content_json.h"
+#include "plugins/content/content_plugin_internal.h"
+#include "plugins/metadata/sqlite_metadata_store.h"
+#include "plugins/storage/local_object_store.h"
+
+namespace sg::plugins::content {
+namespace {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+using std::chrono::milliseconds;
+
+// Routes captured so handlers run without sockets (the gateway's tests cover HTTP).
+class CapturingRouter final : public HttpRouter {
+ public:
+  Result<> AddRoute(std::string method, std::string pattern, HttpHandler handler,
+                    RouteOptions options) override {
+    routes[method + " " + pattern] = {std::move(handler), std::move(options)};
+    return {};
+  }
+  std::map<std::string, std::pair<HttpHandler, RouteOptions>> routes;
+};
+
+class StringSource final : public ByteSource {
+ public:
+  explicit StringSource(std::string data) : data_(std::move(data)) {}
+  Result<std::size_t> Read(std::span<char> buffer) override {
+    std::size_t n = std::min(buffer.size(), data_.size() - position_);
+    std::copy_n(data_.data() + position_, n, buffer.data());
+    position_ += n;
+    return n;
+  }
+
+ private:
+  std::string data_;
+  std::size_t position_ = 0;
+};
+
+// The status docs/errors.md maps each error code to (the gateway applies it).
+int StatusOf(const Result<HttpResponse>& result) {
+  if (result) {
+    return result->status;
+  }
+  switch (result.error().code) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+      return 409;
+    case ErrorCode::kResourceExhausted:
+      return 429;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
+  }
+  return 0;
+}
+
+const Principal kAnonymous{};
+const Principal kAlice{"alice", {"creator"}};
+const Principal kBob{"bob", {"creator"}};
+const Principal kAdmin{"admin", {"admin"}};
+
+class ContentPluginTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(dir_);
+    auto store = metadata::SqliteMetadataStore::Open({.path = dir_ / "streamgate.db"}, clock_);
+    ASSERT_TRUE(store) << store.error().ToString();
+    store_ = *store;
+    auto objects =
+        storage::LocalObjectStore::Open({.root = dir_ / "objects", .fsync = false}, clock_);
+    ASSERT_TRUE(objects) << objects.error().ToString();
+    objects_ = *objects;
+    context_ = std::make_unique<testing::TestPluginContext>();
+    bus_ = std::make_shared<core::InMemoryEventBus>(core::InMemoryEventBus::Options{},
+                                                    context_->logger(), context_->metrics());
+    ASSERT_TRUE(context_->Provide<HttpRouter>(router_));
+    ASSERT_TRUE(context_->Provide<MetadataStore>(store_));
+    ASSERT_TRUE(context_->Provide<ObjectStore>(objects_));
+    ASSERT_TRUE(context_->Provide<EventBus>(bus_));
+    auto subscription = bus_->Subscribe("streamgate.content.>", [this](const BusMessage& m) {
+      std::lock_guard lock(events_mutex_);
+      events_.push_back(m);
+      events_changed_.notify_all();
+    });
+    ASSERT_TRUE(subscription);
+    subscription_ = std::move(*subscription);
+    plugin_ = MakeContentPlugin();
+    ASSERT_TRUE(plugin_->Init(*context_));
+    ASSERT_TRUE(plugin_->Start());
+  }
+
+  void TearDown() override {
+    plugin_->Stop(SteadyTime::max());
+    subscription_.reset();
+    bus_->Close(std::chrono::steady_clock::now() + std::chrono::seconds(5));
+    store_->Close();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  Result<HttpResponse> Call(const std::string& method, const std::string& id,
+                            const Principal& principal, std::string body = "") {
+    HttpRequest request;
+    request.method = method;
+    request.path = "/api/v1/content/" + id;
+    request.path_params = {{"id", id}};
+    request.principal = principal;
+    request.body = std::move(body);
+    return router_->routes.at(method + " /api/v1/content/{id}").first(request);
+  }
+
+  Result<HttpResponse> List(const Principal& principal,
+                            std::vector<std::pair<std::string, std::string>> query = {}) {
+    HttpRequest request;
+    request.method = "GET";
+    request.path = "/api/v1/content";
+    request.query = std::move(query);
+    request.principal = principal;
+    return router_->routes.at("GET /api/v1/content").first(request);
+  }
+
+  std::vector<std::string> ListIds(const Principal& principal,
+                                   std::vector<std::pair<std::string, std::string>> query = {}) {
+    auto response = List(principal, std::move(query));
+    EXPECT_EQ(StatusOf(response), 200) << (response ? "" : response.error().ToString());
+    std::vector<std::string> ids;
+    if (response) {
+      const json::value body = json::parse(response->body);  // outlives the loop
+      for (const auto& item : body.at("items").as_array()) {
+        ids.emplace_back(item.at("id").as_string());
+      }
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  ContentRecord Seed(std::string owner, std::string visibility, std::string title = "clip") {
+    ContentRecord c;
+    c.id = NewId();
+    c.owner = std::move(owner);
+    c.visibility = std::move(visibility);
+    c.title = std::move(title);
+    c.tags = {"cats"};
+    c.object_key = "content/" + c.id + "/source.mp4";
+    c.size = 11;
+    EXPECT_TRUE(store_->CreateContent(c));
+    StringSource data("hello video");
+    EXPECT_TRUE(objects_->Put(c.object_key, data));
+    clock_.Advance(milliseconds(10));
+    return c;
+  }
+
+  bool WaitForEvents(std::size_t count) {
+    std::unique_lock lock(events_mutex_);
+    return events_changed_.wait_for(lock, std::chrono::seconds(5),
+                                    [&] { return events_.size() >= count; });
+  }
+  std::vector<BusMessage> Events() {
+    std::lock_guard lock(events_mutex_);
+    return events_;
+  }
+
+  fs::path dir_ = fs::temp_directory_path() / ("sg-content-test-" + NewId());
+  sg::testing::FakeClock clock_;
+  std::shared_ptr<metadata::SqliteMetadataStore> store_;
+  std::shared_ptr<storage::LocalObjectStore> objects_;
+  std::shared_ptr<CapturingRouter> router_ = std::make_shared<CapturingRouter>();
+  std::unique_ptr<testing::TestPluginContext> context_;
+  std::shared_ptr<core::InMemoryEventBus> bus_;
+  std::unique_ptr<BusSubscription> subscription_;
+  std::unique_ptr<Plugin> plugin_;
+  std::mutex events_mutex_;
+  std::condition_variable events_changed_;
+  std::vector<BusMessage> events_;
+};
+
+TEST_F(ContentPluginTest, RoutesBlockAndUseReadOrWriteBuckets) {
+  std::map<std::string, std::string> expected{{"GET /api/v1/content", "read"},
+                                              {"GET /api/v1/content/{id}", "read"},
+                                              {"PATCH /api/v1/content/{id}", "write"},
+                                              {"DELETE /api/v1/content/{id}", "write"}};
+  ASSERT_EQ(router_->routes.size(), expected.size());
+  for (const auto& [key, rate_class] : expected) {
+    ASSERT_EQ(router_->routes.count(key), 1u) << key;
+    EXPECT_TRUE(router_->routes.at(key).second.blocking) << key;
+    EXPECT_EQ(router_->routes.at(key).second.rate_class, rate_class) << key;
+  }
+  EXPECT_EQ(router_->routes.at("PATCH /api/v1/content/{id}").second.max_body_bytes, 64u * 1024);
+}
+
+TEST_F(ContentPluginTest, MalformedIdsAre400OnEveryRoute) {
+  std::vector<std::string> ids{"../etc",
+                               "%2e%2e",
+                               "..%2fetc%2fpasswd",
+                               "short",
+                               "",
+                               "ABCDEFGHIJKLMNOPQRST",
+                               std::string(65, 'a'),
+                               "abcdefghij234567/x"};
+  for (const auto& id : ids) {
+    for (std::string method : {"GET", "PATCH", "DELETE"}) {
+      auto response = Call(method, id, kAdmin, R"({"title":"x"})");
+      ASSERT_FALSE(response) << method << " " << id;
+      EXPECT_EQ(StatusOf(response), 400) << method << " " << id;
+      EXPECT_EQ(response.error().message, "invalid content id");
+    }
+  }
+}
+
+TEST_F(ContentPluginTest, UnknownIdsAre404) {
+  for (std::string method : {"GET", "PATCH", "DELETE"}) {
+    EXPECT_EQ(StatusOf(Call(method, NewId(), kAdmin, "{}")), 404) << method;
+  }
+}
+
+TEST_F(ContentPluginTest, GetShowsTheWholeRecord) {
+  ContentRecord c;
+  c.id = NewId();
+  c.owner = "alice";
+  c.title = "Sunset";
+  c.description = "over the sea";
+  c.tags = {"beach", "sea"};
+  c.category = "travel";
+  c.status = "ready";
+  c.filename = "sunset.mp4";
+  c.content_type = "video/mp4";
+  c.size = 1234;
+  c.sha256 = std::string(64, 'f');
+  c.probe_json = R"({"format":{"duration":"12.5"}})";
+  c.duration_seconds = 12.5;
+  c.width = 1920;
+  c.height = 1080;
+  c.created_at = WallTime(std::chrono::sys_days{std::chrono::year{2026} / 3 / 4}) +
+                 std::chrono::hours(5) + milliseconds(6007);
+  c.updated_at = c.created_at;
+  ASSERT_TRUE(store_->CreateContent(c));
+  auto response = Call("GET", c.id, kAnonymous);
+  ASSERT_EQ(StatusOf(response), 200);
+  auto body = json::parse(response->body).as_object();
+  EXPECT_EQ(body.at("id").as_string(), c.id);
+  EXPECT_EQ(body.at("owner").as_string(), "alice");
+  EXPECT_EQ(body.at("title").as_string(), "Sunset");
+  EXPECT_EQ(body.at("description").as_string(), "over the sea");
+  EXPECT_EQ(json::serialize(body.at("tags")), R"(["beach","sea"])");
+  EXPECT_EQ(body.at("category").as_string(), "travel");
+  EXPECT_EQ(body.at("visibility").as_string(), "public");
+  EXPECT_EQ(body.at("status").as_string(), "ready");
+  EXPECT_EQ(body.at("status_reason").as_string(), "");
+  EXPECT_EQ(body.at("filename").as_string(), "sunset.mp4");
+  EXPECT_EQ(body.at("content_type").as_string(), "video/mp4");
+  EXPECT_EQ(body.at("size").to_number<std::uint64_t>(), 1234u);
+  EXPECT_EQ(body.at("sha256").as_string(), c.sha256);
+  EXPECT_EQ(body.at("duration_seconds").to_number<double>(), 12.5);
+  EXPECT_EQ(body.at("width").to_number<std::int64_t>(), 1920);
+  EXPECT_EQ(body.at("height").to_number<std::int64_t>(), 1080);
+  EXPECT_EQ(body.at("created_at").as_string(), "2026-03-04T05:00:06.007Z");
+  EXPECT_EQ(body.at("updated_at").as_string(), "2026-03-04T05:00:06.007Z");
+  EXPECT_EQ(body.at("probe").at("format").at("duration").as_string(), "12.5");
+  EXPECT_FALSE(body.contains("object_key"));  // storage layout is not part of the API
+}
+
+TEST_F(ContentPluginTest, MissingProbeIsNull) {
+  auto c = Seed("alice", "public");
+  auto response = Call("GET", c.id, kAnonymous);
+  ASSERT_EQ(StatusOf(response), 200);
+  EXPECT_TRUE(json::parse(response->body).at("probe").is_null());
+}
+
+TEST_F(ContentPluginTest, PrivateContentIsHiddenFromEveryoneButItsOwnerAndAdmins) {
+  auto c = Seed("alice", "private");
+  auto anonymous = Call("GET", c.id, kAnonymous);
+  auto other = Call("GET", c.id, kBob);
+  EXPECT_EQ(StatusOf(anonymous), 404);
+  EXPECT_EQ(StatusOf(other), 404);
+  // Indistinguishable from an id that was never used.
+  auto absent_id = NewId();
+  auto absent = Call("GET", absent_id, kBob);
+  EXPECT_EQ(other.error().message, fmt::format("content {} does not exist", c.id));
+  EXPECT_EQ(absent.error().message, fmt::format("content {} does not exist", absent_id));
+  EXPECT_EQ(StatusOf(Call("GET", c.id, kAlice)), 200);
+  EXPECT_EQ(StatusOf(Call("GET", c.id, kAdmin)), 200);
+}
+
+TEST_F(ContentPluginTest, UnlistedContentIsReadableByIdButNotListed) {
+  auto c = Seed("alice", "unlisted");
+  EXPECT_EQ(StatusOf(Call("GET", c.id, kAnonymous)), 200);
+  EXPECT_TRUE(ListIds(kAnonymous).empty());
+}
+
+TEST_F(ContentPluginTest, ListingShowsWhatEachCallerMaySee) {
+  auto alice_public = Seed("alice", "public");
+  auto alice_unlisted = Seed("alice", "unlisted");
+  auto alice_private = Seed("alice", "private");
+  auto bob_public = Seed("bob", "public");
+  auto bob_private = Seed("bob", "private");
+  auto sorted = [](std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  auto publics = sorted({alice_public.id, bob_public.id});
+  EXPECT_EQ(ListIds(kAnonymous), publics);
+  EXPECT_EQ(ListIds(kBob), publics);
+  EXPECT_EQ(ListIds(kAdmin), sorted({alice_public.id, alice_unlisted.id, alice_private.id,
+                                     bob_public.id, bob_private.id}));
+  EXPECT_EQ(ListIds(kAlice, {{"owner", "alice"}}),
+            sorted({alice_public.id, alice_unlisted.id, alice_private.id}));
+  EXPECT_EQ(ListIds(kBob, {{"owner", "alice"}}), std::vector<std::string>{alice_public.id});
+  EXPECT_EQ(ListIds(kAnonymous, {{"owner", ""}}), publics);
+}
+
+TEST_F(ContentPluginTest, ListingFiltersSearchesAndPages) {
+  auto a = Seed("alice", "public", "red car");
+  auto b = Seed("alice", "public", "blue car");
+  auto c = Seed("alice", "public", "red bike");
+  ASSERT_TRUE(
+      store_->UpdateContent(c.id, {.tags = std::vector<std::string>{"bikes"}, .status = "ready"}));
+  auto reds = std::vector<std::string>{a.id, c.id};
+  std::sort(reds.begin(), reds.end());
+  EXPECT_EQ(ListIds(kAnonymous, {{"q", "red"}}), reds);
+  EXPECT_EQ(ListIds(kAnonymous, {{"q", "car red"}}), std::vector<std::string>{a.id});
+  EXPECT_EQ(ListIds(kAnonymous, {{"tag", " Bikes "}}), std::vector<std::string>{c.id});
+  EXPECT_EQ(ListIds(kAnonymous, {{"status", "ready"}}), std::vector<std::string>{c.id});
+
+  auto first = List(kAnonymous, {{"limit", "2"}});
+  ASSERT_EQ(StatusOf(first), 200);
+  auto first_body = json::parse(first->body);
+  ASSERT_EQ(first_body.at("items").as_array().size(), 2u);
+  EXPECT_EQ(first_body.at("items").at(0).at("id").as_string(), c.id);  // newest first
+  EXPECT_EQ(first_body.at("items").at(1).at("id").as_string(), b.id);
+  ASSERT_TRUE(first_body.at("next_cursor").is_string());
+  auto second =
+      List(kAnonymous,
+           {{"limit", "2"}, {"cursor", std::string(first_body.at("next_cursor").as_string())}});
+  ASSERT_EQ(StatusOf(second), 200);
+  auto second_body = json::parse(second->body);
+  ASSERT_EQ(second_body.at("items").as_array().size(), 1u);
+  EXPECT_EQ(second_body.at("items").at(0).at("id").as_string(), a.id);  // the oldest
+  EXPECT_TRUE(second_body.at("next_cursor").is_null());
+}
+
+TEST_F(ContentPluginTest, BadListParametersAre400) {
+  for (std::vector<std::pair<std::string, std::string>> query :
+       std::vector<std::vector<std::pair<std::string, std::string>>>{
+           {{"limit", "0"}},
+           {{"limit", "101"}},
+           {{"limit", "ten"}},
+           {{"limit", "-1"}},
+           {{"status", "exploded"}},
+           {{"cursor", "garbage!"}},
+           {{"tag", "no/slashes"}},
+           {{"q", std::string(501, 'a')}}}) {
+    auto response = List(kAnonymous, query);
+    EXPECT_EQ(StatusOf(response), 400) << query[0].first << "=" << query[0].second;
+  }
+  for (std::string text : {"a\"b", "NEAR(", "*", "-x", "(", "title:x"}) {
+    EXPECT_EQ(StatusOf(List(kAnonymous, {{"q", text}})), 200) << text;
+  }
+}
+
+TEST_F(ContentPluginTest, PatchNeedsTheOwnerOrAnAdmin) {
+  auto c = Seed("alice", "public");
+  EXPECT_EQ(StatusOf(Call("PATCH", c.id, kAnonymous, R"({"title":"x"})")), 401);
+  EXPECT_EQ(StatusOf(Call("PATCH", c.id, kBob, R"({"title":"x"})")), 403);
+  auto hidden = Seed("alice", "private");
+  EXPECT_EQ(StatusOf(Call("PATCH", hidden.id, kBob, R"({"title":"x"})")), 404);
+  EXPECT_EQ(store_->GetContent(c.id)->title, "clip");
+
+  auto by_owner = Call("PATCH", c.id, kAlice, R"({"title":"  Mine  ","visibility":"unlisted"})");
+  ASSERT_EQ(StatusOf(by_owner), 200) << (by_owner ? "" : by_owner.error().ToString());
+  auto body = json::parse(by_owner->body);
+  EXPECT_EQ(body.at("title").as_string(), "Mine");
+  EXPECT_EQ(body.at("visibility").as_string(), "unlisted");
+  EXPECT_EQ(store_->GetContent(c.id)->title, "Mine");
+
+  auto by_admin = Call("PATCH", c.id, kAdmin, R"({"category":"music","description":"d"})");
+  ASSERT_EQ(StatusOf(by_admin), 200);
+  EXPECT_EQ(json::parse(by_admin->body).at("category").as_string(), "music");
+}
+
+TEST_F(ContentPluginTest, PatchPublishesContentUpdated) {
+  auto c = Seed("alice", "public");
+  ASSERT_EQ(StatusOf(Call("PATCH", c.id, kAlice, R"({"tags":["X"]})")), 200);
+  ASSERT_TRUE(WaitForEvents(1));
+  auto events = Events();
+  EXPECT_EQ(events[0].subject, "streamgate.content.updated");
+  EXPECT_EQ(json::parse(events[0].data).at("content_id").as_string(), c.id);
+}
+
+TEST_F(ContentPluginTest, PatchNormalisesTags) {
+  auto c = Seed("alice", "public");
+  auto response = Call("PATCH", c.id, kAlice, R"({"tags":["Zoo","b ","ZOO","a-b_c d"]})");
+  ASSERT_EQ(StatusOf(response), 200);
+  EXPECT_EQ(json::serialize(json::parse(response->body).at("tags")), R"(["a-b_c d","b","zoo"])");
+  EXPECT_EQ(store_->GetContent(c.id)->tags, (std::vector<std::string>{"a-b_c d", "b", "zoo"}));
+}
+
+TEST_F(ContentPluginTest, InvalidPatchBodiesAre400AndChangeNothing) {
+  auto c = Seed("alice", "public");
+  std::string many_tags = "[";
+  for (int i = 0; i < 21; ++i) {
+    many_tags += fmt::format("{}\"t{}\"", i == 0 ? "" : ",", i);
+  }
+  many_tags += "]";
+  std::vector<std::pair<std::string, std::string>> cases{
+      {R"({"title":"x","owner":"bob"})", "unknown field \"owner\""},
+      {R"({"status":"ready"})", "unknown field \"status\""},
+      {R"({"title":)", "not valid JSON"},
+      {"not json", "not valid JSON"},
+      {R"(["title"])", "JSON object"},
+      {R"({"title":""})", "title"},
+      {R"({"title":"   "})", "title"},
+      {R"({"title":null})", "title must be a string"},
+      {R"({"title":7})", "title must be a string"},
+      {fmt::format(R"({{"title":"{}"}})", std::string(201, 'a')), "title"},
+      {fmt::format(R"({{"description":"{}"}})", std::string(5001, 'a')), "description"},
+      {R"({"tags":"cats"})", "array"},
+      {R"({"tags":[1]})", "array"},
+      {R"({"tags":["c/ts"]})", "c/ts"},
+      {R"({"tags":[""]})", "tag"},
+      {fmt::format(R"({{"tags":["{}"]}})", std::string(41, 'a')), "tag"},
+      {fmt::format(R"({{"tags":{}}})", many_tags), "at most 20"},
+      {R"({"visibility":"secret"})", "visibility"},
+      {R"({"title":"ok","visibility":"secret"})", "visibility"},
+  };
+  for (const auto& [body, needle] : cases) {
+    auto response = Call("PATCH", c.id, kAlice, body);
+    ASSERT_EQ(StatusOf(response), 400) << body;
+    EXPECT_NE(response.error().message.find(needle), std::string::npos)
+        << body << " -> " << response.error().message;
+  }
+  auto stored = store_->GetContent(c.id);
+  EXPECT_EQ(stored->title, "clip");
+  EXPECT_EQ(stored->visibility, "public");
+  EXPECT_EQ(stored->updated_at, stored->created_at);
+}
+
+TEST_F(ContentPluginTest, TitleLengthCountsCharactersNotBytes) {
+  auto c = Seed("alice", "public");
+  std::string title;
+  for (int i = 0; i < 200; ++i) {
+    title += "\xc3\xa9";  // é: 2 bytes, 1 character
+  }
+  auto response = Call("PATCH", c.id, kAlice, fmt::format(R"({{"title":"{}"}})", title));
+  EXPECT_EQ(StatusOf(response), 200) << (response ? "" : response.error().ToString());
+}
+
+TEST_F(ContentPluginTest, DeleteNeedsTheOwnerOrAnAdmin) {
+  auto c = Seed("alice", "public");
+  EXPECT_EQ(StatusOf(Call("DELETE", c.id, kAnonymous)), 401);
+  EXPECT_EQ(StatusOf(Call("DELETE", c.id, kBob)), 403);
+  EXPECT_TRUE(store_->GetContent(c.id));
+  EXPECT_TRUE(objects_->Stat(c.object_key));
+  EXPECT_EQ(StatusOf(Call("DELETE", c.id, kAdmin)), 204);
+  EXPECT_EQ(store_->GetContent(c.id).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(ContentPluginTest, DeleteRemovesTheRecordItsObjectsAndAnnouncesIt) {
+  auto c = Seed("alice", "public");
+  StringSource playlist("#EXTM3U");
+  ASSERT_TRUE(objects_->Put("content/" + c.id + "/hls/index.m3u8", playlist));
+  // A source left where the upload put it (outside the content's folder).
+  ASSERT_TRUE(store_->DeleteContent(c.id));
+  c.object_key = "uploads/" + NewId() + "/source.mp4";
+  ASSERT_TRUE(store_->CreateContent(c));
+  StringSource source("source bytes");
+  ASSERT_TRUE(objects_->Put(c.object_key, source));
+  auto keep = Seed("alice", "public");
+
+  auto response = Call("DELETE", c.id, kAlice);
+  ASSERT_EQ(StatusOf(response), 204) << (response ? "" : response.error().ToString());
+  EXPECT_TRUE(response->body.empty());
+  EXPECT_EQ(store_->GetContent(c.id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(objects_->Stat("content/" + c.id + "/source.mp4").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(objects_->Stat("content/" + c.id + "/hls/index.m3u8").error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(objects_->Stat(c.object_key).error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(objects_->Stat(keep.object_key));  // another content's objects stay
+  EXPECT_TRUE(store_->GetContent(keep.id));
+  ASSERT_TRUE(WaitForEvents(1));
+  auto events = Events();
+  EXPECT_EQ(events[0].subject, "streamgate.content.deleted");
+  EXPECT_EQ(json::parse(events[0].data).at("content_id").as_string(), c.id);
+  EXPECT_EQ(StatusOf(Call("DELETE", c.id, kAlice)), 404);
+}
+
+TEST(ContentJsonTest, Rfc3339IsUtcWithMilliseconds) {
+  EXPECT_EQ(FormatRfc3339(WallTime{}), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(WallTime{} + milliseconds(1'767'225'600'999)),
+            "2026-01-01T00:00:00.999Z");
+  EXPECT_EQ(FormatRfc3339(WallTime{} - milliseconds(1)), "1969-12-31T23:59:59.999Z");
+}
+
+}  // namespace
+}  // namespace sg::plugins::content

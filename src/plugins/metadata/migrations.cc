@@ -1,0 +1,90 @@
+#include "plugins/metadata/migrations.h"
+
+#include <array>
+
+namespace sg::plugins::metadata {
+namespace {
+
+// Version 1: contents with tags and full-text search, upload sessions and their chunks.
+// Times are integer milliseconds since the Unix epoch (UTC).
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE contents (
+  seq INTEGER PRIMARY KEY,  -- rowid alias, joins the FTS table
+  id TEXT NOT NULL UNIQUE,
+  owner TEXT NOT NULL,
+  title TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  category TEXT NOT NULL DEFAULT '',
+  visibility TEXT NOT NULL CHECK (visibility IN ('public', 'unlisted', 'private')),
+  status TEXT NOT NULL CHECK (status IN ('uploaded', 'processing', 'ready', 'failed')),
+  status_reason TEXT NOT NULL DEFAULT '',
+  filename TEXT NOT NULL DEFAULT '',
+  content_type TEXT NOT NULL DEFAULT '',
+  object_key TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL DEFAULT 0,
+  sha256 TEXT NOT NULL DEFAULT '',
+  probe_json TEXT NOT NULL DEFAULT '',
+  duration_seconds REAL NOT NULL DEFAULT 0,
+  width INTEGER NOT NULL DEFAULT 0,
+  height INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX contents_newest ON contents (created_at DESC, id DESC);
+CREATE INDEX contents_owner ON contents (owner);
+CREATE INDEX contents_status ON contents (status);
+
+CREATE TABLE content_tags (
+  content_id TEXT NOT NULL REFERENCES contents (id) ON DELETE CASCADE,
+  tag TEXT NOT NULL,
+  position INTEGER NOT NULL,  -- keeps the order the tags were given in
+  PRIMARY KEY (content_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX content_tags_tag ON content_tags (tag);
+
+-- Full-text index, rowid = contents.seq. Kept in sync by the store in the same
+-- transaction as every change of contents or content_tags (tags live in another table,
+-- so triggers on contents alone could not see them).
+CREATE VIRTUAL TABLE contents_fts USING fts5 (title, description, tags);
+
+CREATE TABLE upload_sessions (
+  id TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  protocol TEXT NOT NULL,
+  filename TEXT NOT NULL DEFAULT '',
+  content_type TEXT NOT NULL DEFAULT '',
+  size INTEGER NOT NULL,
+  chunk_size INTEGER NOT NULL,
+  total_chunks INTEGER NOT NULL,
+  declared_sha256 TEXT NOT NULL DEFAULT '',
+  title TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  tags_json TEXT NOT NULL DEFAULT '[]',
+  metadata_json TEXT NOT NULL DEFAULT '',
+  state TEXT NOT NULL,
+  object_key TEXT NOT NULL DEFAULT '',
+  multipart_id TEXT NOT NULL DEFAULT '',
+  content_id TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX upload_sessions_owner_state ON upload_sessions (owner, state);
+CREATE INDEX upload_sessions_expiry ON upload_sessions (expires_at);
+
+CREATE TABLE upload_chunks (
+  upload_id TEXT NOT NULL REFERENCES upload_sessions (id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  etag TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (upload_id, idx)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<std::string_view, 1> kMigrations{kV1};
+
+}  // namespace
+
+std::span<const std::string_view> Migrations() { return kMigrations; }
+
+}  // namespace sg::plugins::metadata
