@@ -136,6 +136,8 @@ int main(int argc, char** argv) {
   upload->add_option("--tags", upload_options.tags, "Comma-separated tags");
   upload->add_option("--parallel", upload_options.parallel, "Chunks in flight (1-8)")
       ->capture_default_str();
+  upload->add_option("--chunk-size", upload_options.chunk_mib, "Chunk size in MiB")
+      ->capture_default_str();
   upload->add_option("--state-dir", upload_options.state_dir,
                      "Where resume state is kept (default ~/.local/state/streamgate)");
   upload->add_flag("--quiet", upload_options.quiet, "No progress output");

@@ -6,8 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
 #include <fmt/format.h>
+#include <boost/json.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -32,7 +32,6 @@ namespace {
 namespace json = boost::json;
 namespace fs = std::filesystem;
 
-constexpr std::uint64_t kDefaultChunkSize = 8ull << 20;
 constexpr std::size_t kMaxResponseBytes = 1 << 20;
 constexpr std::size_t kReadBuffer = 1 << 20;
 
@@ -145,9 +144,7 @@ class Sha256 {
   Sha256() : context_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
     EVP_DigestInit_ex(context_.get(), EVP_sha256(), nullptr);
   }
-  void Update(const char* data, std::size_t size) {
-    EVP_DigestUpdate(context_.get(), data, size);
-  }
+  void Update(const char* data, std::size_t size) { EVP_DigestUpdate(context_.get(), data, size); }
   std::string HexDigest() {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned length = 0;
@@ -174,7 +171,8 @@ std::optional<FileDigest> HashFile(int fd, std::uint64_t size, std::uint64_t chu
     Sha256 chunk;
     std::uint64_t end = std::min(size, offset + chunk_size);
     while (offset < end) {
-      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), end - offset));
+      std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), end - offset));
       ssize_t got = pread(fd, buffer.data(), want, static_cast<off_t>(offset));
       if (got <= 0) {
         return std::nullopt;
@@ -288,11 +286,11 @@ void SaveState(const fs::path& path, const ResumeState& state) {
 
 /// Chunk indices the server does not have, from GET /api/v1/upload/{id}.
 std::optional<std::vector<std::uint32_t>> MissingChunks(const json::value& status) {
-  if (!status.is_object() || !status.as_object().contains("missing")) {
+  if (!status.is_object() || !status.as_object().contains("missing_chunks")) {
     return std::nullopt;
   }
   std::vector<std::uint32_t> missing;
-  for (const auto& range : status.at("missing").as_array()) {
+  for (const auto& range : status.at("missing_chunks").as_array()) {
     auto first = json::value_to<std::uint32_t>(range.as_array().at(0));
     auto last = json::value_to<std::uint32_t>(range.as_array().at(1));
     for (std::uint32_t n = first; n <= last; ++n) {
@@ -306,7 +304,12 @@ std::optional<std::vector<std::uint32_t>> MissingChunks(const json::value& statu
 
 int RunUploadCommand(const UploadCommandOptions& options) {
   if (options.api_key.empty()) {
-    fmt::print(stderr, "streamgate upload: an API key is needed (--api-key or STREAMGATE_API_KEY)\n");
+    fmt::print(stderr,
+               "streamgate upload: an API key is needed (--api-key or STREAMGATE_API_KEY)\n");
+    return 2;
+  }
+  if (options.chunk_mib < 1 || options.chunk_mib > 1024) {
+    fmt::print(stderr, "streamgate upload: --chunk-size must be between 1 and 1024 MiB\n");
     return 2;
   }
   if (options.parallel < 1 || options.parallel > 8) {
@@ -323,6 +326,7 @@ int RunUploadCommand(const UploadCommandOptions& options) {
   }
   std::unique_ptr<int, void (*)(int*)> fd_guard(&fd, [](int* f) { close(*f); });
   const auto size = static_cast<std::uint64_t>(info.st_size);
+  const std::uint64_t chunk_size = options.chunk_mib << 20;
   const std::string base = options.server + "/api/v1/upload";
   fs::path state_path = StatePath(options, file, info);
 
@@ -351,9 +355,10 @@ int RunUploadCommand(const UploadCommandOptions& options) {
   }
   if (!state) {
     if (!options.quiet) {
-      fmt::print(stderr, "hashing {} ({})\n", file.filename().string(), HumanBytes(static_cast<double>(size)));
+      fmt::print(stderr, "hashing {} ({})\n", file.filename().string(),
+                 HumanBytes(static_cast<double>(size)));
     }
-    auto digest = HashFile(fd, size, kDefaultChunkSize);
+    auto digest = HashFile(fd, size, chunk_size);
     if (!digest) {
       fmt::print(stderr, "streamgate upload: read error on {}\n", options.file);
       return 1;
@@ -362,7 +367,7 @@ int RunUploadCommand(const UploadCommandOptions& options) {
     init["filename"] = file.filename().string();
     init["size"] = size;
     init["sha256"] = digest->sha256;
-    init["chunk_size"] = kDefaultChunkSize;
+    init["chunk_size"] = chunk_size;
     if (!options.title.empty()) {
       init["title"] = options.title;
     }
@@ -389,7 +394,7 @@ int RunUploadCommand(const UploadCommandOptions& options) {
     auto reply = json::parse(created.body);
     state = ResumeState{json::value_to<std::string>(reply.at("upload_id")),
                         json::value_to<std::uint64_t>(reply.at("chunk_size")), *digest};
-    if (state->chunk_size != kDefaultChunkSize) {
+    if (state->chunk_size != chunk_size) {
       state->digest = *HashFile(fd, size, state->chunk_size);
     }
     SaveState(state_path, *state);
@@ -404,7 +409,8 @@ int RunUploadCommand(const UploadCommandOptions& options) {
   std::atomic<std::uint64_t> sent{0};
   std::uint64_t already = size;
   for (std::uint32_t n : todo) {
-    already -= std::min(size - std::min(size, std::uint64_t{n} * state->chunk_size), state->chunk_size);
+    already -=
+        std::min(size - std::min(size, std::uint64_t{n} * state->chunk_size), state->chunk_size);
   }
   std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
@@ -460,15 +466,18 @@ int RunUploadCommand(const UploadCommandOptions& options) {
     std::uint64_t now_sent = sent.load();
     bool done = failed.load() || now_sent + already >= size;
     if (!options.quiet && (tty || now_sent - last_printed >= (64ull << 20) || done)) {
-      double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       double rate = seconds > 0 ? static_cast<double>(now_sent) / seconds : 0;
-      double percent = size == 0 ? 100.0 : 100.0 * static_cast<double>(now_sent + already) / static_cast<double>(size);
+      double percent =
+          size == 0 ? 100.0
+                    : 100.0 * static_cast<double>(now_sent + already) / static_cast<double>(size);
       int filled = static_cast<int>(percent / 5);
       double eta = rate > 0 ? static_cast<double>(size - already - now_sent) / rate : 0;
       fmt::print(stderr, "{}[{:<20}] {:5.1f}% {} / {}  {}/s  ETA {:.0f}s{}", tty ? "\r" : "",
                  std::string(static_cast<std::size_t>(filled), '#'), percent,
-                 HumanBytes(static_cast<double>(now_sent + already)), HumanBytes(static_cast<double>(size)),
-                 HumanBytes(rate), eta, tty ? "" : "\n");
+                 HumanBytes(static_cast<double>(now_sent + already)),
+                 HumanBytes(static_cast<double>(size)), HumanBytes(rate), eta, tty ? "" : "\n");
       last_printed = now_sent;
     }
     if (done) {

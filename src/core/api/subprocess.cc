@@ -178,8 +178,8 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
   SG_RETURN_IF_ERROR(
       SpawnCheck(::posix_spawnattr_setsigdefault(attributes.get(), &defaults), "setsigdefault"));
   SG_RETURN_IF_ERROR(SpawnCheck(
-      ::posix_spawnattr_setflags(attributes.get(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                       POSIX_SPAWN_SETSIGDEF),
+      ::posix_spawnattr_setflags(
+          attributes.get(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
       "setflags"));
 
   std::vector<char*> argv;
@@ -238,8 +238,8 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
     pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid) {
       RecordStatus(status, result);
-      result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() -
-                                                                             started);
+      result.elapsed =
+          std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started);
       return result;
     }
     if (done < 0 && errno != EINTR) {

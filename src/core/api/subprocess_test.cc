@@ -64,8 +64,7 @@ TEST(SubprocessTest, TimeoutKillsTheWholeProcessGroup) {
                 ("sg-subprocess-" + std::to_string(::getpid()) + ".pid");
   std::filesystem::remove(marker);
   // The grandchild records its pid and sleeps; killing only the shell would leave it alive.
-  auto result =
-      RunSubprocess(Shell("sleep 30 & echo $! > " + marker.string() + "; wait", 300ms));
+  auto result = RunSubprocess(Shell("sleep 30 & echo $! > " + marker.string() + "; wait", 300ms));
   ASSERT_TRUE(result);
   EXPECT_TRUE(result->timed_out);
   EXPECT_FALSE(result->Succeeded());

@@ -115,6 +115,7 @@ class ContentPlugin final : public Plugin {
     bool own_listing = !principal.anonymous() && query.owner == principal.id;
     if (!IsAdmin(principal) && !own_listing) {
       query.visibilities = {"public"};
+      query.visible_to_owner = principal.id;  // empty for anonymous viewers
     }
     SG_ASSIGN_OR_RETURN(auto page, store_->SearchContent(query));
     json::array items;

@@ -325,7 +325,8 @@ TEST_F(ContentPluginTest, ListingShowsWhatEachCallerMaySee) {
   };
   auto publics = sorted({alice_public.id, bob_public.id});
   EXPECT_EQ(ListIds(kAnonymous), publics);
-  EXPECT_EQ(ListIds(kBob), publics);
+  // A signed-in viewer sees public content plus their own, whatever its visibility.
+  EXPECT_EQ(ListIds(kBob), sorted({alice_public.id, bob_public.id, bob_private.id}));
   EXPECT_EQ(ListIds(kAdmin), sorted({alice_public.id, alice_unlisted.id, alice_private.id,
                                      bob_public.id, bob_private.id}));
   EXPECT_EQ(ListIds(kAlice, {{"owner", "alice"}}),

@@ -584,10 +584,15 @@ Result<ContentPage> SqliteMetadataStore::SearchContent(const ContentQuery& query
     params.emplace_back(query.owner);
   }
   if (!query.visibilities.empty()) {
-    sql += " AND c.visibility IN (";
+    sql += " AND (c.visibility IN (";
     for (std::size_t i = 0; i < query.visibilities.size(); ++i) {
       sql += i == 0 ? "?" : ", ?";
       params.emplace_back(query.visibilities[i]);
+    }
+    sql += ")";
+    if (!query.visible_to_owner.empty()) {
+      sql += " OR c.owner = ?";
+      params.emplace_back(query.visible_to_owner);
     }
     sql += ")";
   }

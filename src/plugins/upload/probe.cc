@@ -111,8 +111,8 @@ Result<tl::expected<ProbeSummary, NotPlayable>> ProbeFile(const std::string& ffp
                                                           const std::filesystem::path& file,
                                                           std::chrono::milliseconds timeout) {
   SubprocessOptions options;
-  options.argv = {ffprobe,         "-v",           "error",          "-print_format",
-                  "json",          "-show_format", "-show_streams", file.string()};
+  options.argv = {ffprobe, "-v",           "error",         "-print_format",
+                  "json",  "-show_format", "-show_streams", file.string()};
   options.timeout = timeout;
   options.max_stdout_bytes = 4 * 1024 * 1024;
   options.stderr_tail_bytes = 4 * 1024;

@@ -25,9 +25,9 @@ struct UploadConfig {
   void Visit(ConfigVisitor& v) {
     v.Field("max_file_size", max_file_size,
             {.doc = "largest file one upload may declare (413 above)", .min = 1});
-    v.Field("chunk_size", chunk_size,
-            {.doc = "chunk size when the client does not ask for one; tus always uses it",
-             .min = 1});
+    v.Field(
+        "chunk_size", chunk_size,
+        {.doc = "chunk size when the client does not ask for one; tus always uses it", .min = 1});
     v.Field("min_chunk_size", min_chunk_size,
             {.doc = "smallest chunk_size a client may request", .min = 1});
     v.Field("max_chunk_size", max_chunk_size,

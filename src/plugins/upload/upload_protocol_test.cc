@@ -164,8 +164,9 @@ TEST(UploadChecksumTest, ParsesSupportedAlgorithms) {
 }
 
 TEST(UploadChecksumTest, UnsupportedOrMalformedIsInvalid) {
-  for (const std::string& bad : std::vector<std::string>{"md5 kAFQmDzST7DWlj99KOF/cg==", "sha256", "sha256 !!!", "sha1 YWJj",
-                   " sha256", "sha256 " + std::string(kAbcBase64).substr(4)}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"md5 kAFQmDzST7DWlj99KOF/cg==", "sha256", "sha256 !!!", "sha1 YWJj",
+                                " sha256", "sha256 " + std::string(kAbcBase64).substr(4)}) {
     auto parsed = ParseUploadChecksum(bad);
     ASSERT_FALSE(parsed) << bad;
     EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
@@ -222,8 +223,8 @@ TEST(ProbeSummaryTest, KeepsTheCompactFieldsAndRequiresAVideoStream) {
   EXPECT_NE(summary->json.find(R"("sample_rate":"44100")"), std::string::npos);
   EXPECT_EQ(summary->json.find("pix_fmt"), std::string::npos);
 
-  auto audio_only = SummarizeProbe(
-      R"({"streams":[{"codec_type":"audio","codec_name":"mp3"}],"format":{}})");
+  auto audio_only =
+      SummarizeProbe(R"({"streams":[{"codec_type":"audio","codec_name":"mp3"}],"format":{}})");
   ASSERT_FALSE(audio_only);
   EXPECT_EQ(audio_only.error().reason, "no video stream");
   auto cover_art = SummarizeProbe(R"({"streams":[{"codec_type":"video","codec_name":"mjpeg",

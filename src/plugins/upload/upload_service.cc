@@ -78,9 +78,7 @@ json::array RangesJson(const ChunkRanges& ranges) {
   return out;
 }
 
-std::string RangesText(const ChunkRanges& ranges) {
-  return json::serialize(RangesJson(ranges));
-}
+std::string RangesText(const ChunkRanges& ranges) { return json::serialize(RangesJson(ranges)); }
 
 std::vector<std::uint32_t> Indices(const std::vector<StoredChunk>& chunks) {
   std::vector<std::uint32_t> indices;
@@ -93,9 +91,8 @@ std::vector<std::uint32_t> Indices(const std::vector<StoredChunk>& chunks) {
 
 std::vector<std::string> NormalizeTags(std::vector<std::string> tags) {
   for (auto& tag : tags) {
-    std::transform(tag.begin(), tag.end(), tag.begin(), [](unsigned char c) {
-      return static_cast<char>(std::tolower(c));
-    });
+    std::transform(tag.begin(), tag.end(), tag.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   }
   std::set<std::string> unique(tags.begin(), tags.end());
   unique.erase("");
@@ -246,8 +243,7 @@ bool UploadService::Expired(const UploadSession& session) const {
   return session.state != "completed" && session.expires_at <= deps_.clock->WallNow();
 }
 
-Result<UploadSession> UploadService::LoadForWrite(const HttpRequest& request,
-                                                  std::string_view id) {
+Result<UploadSession> UploadService::LoadForWrite(const HttpRequest& request, std::string_view id) {
   SG_RETURN_IF_ERROR(RequireWriter(request));
   SG_ASSIGN_OR_RETURN(auto valid, ValidId(id));
   auto session = deps_.metadata->GetUpload(valid);
@@ -264,8 +260,7 @@ Result<UploadSession> UploadService::LoadForWrite(const HttpRequest& request,
   return session;
 }
 
-Result<HttpResponse> UploadService::CreateSession(const HttpRequest& request,
-                                                  UploadSession session,
+Result<HttpResponse> UploadService::CreateSession(const HttpRequest& request, UploadSession session,
                                                   std::uint64_t chunk_size) {
   if (session.size == 0) {
     return MakeError(ErrorCode::kInvalidArgument, "size: an empty file cannot be uploaded");
@@ -308,15 +303,14 @@ Result<HttpResponse> UploadService::CreateSession(const HttpRequest& request,
   session.object_key = SourceKeyFor(session.id);
   session.created_at = deps_.clock->WallNow();
   session.expires_at =
-      session.created_at + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-                               config_.session_ttl);
+      session.created_at +
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(config_.session_ttl);
   if (session.title.empty()) {
     session.title = session.filename;
   }
-  SG_ASSIGN_OR_RETURN(session.multipart_id,
-                      deps_.objects->CreateMultipart(session.object_key,
-                                                     {.part_size = chunk_size,
-                                                      .total_size = session.size}));
+  SG_ASSIGN_OR_RETURN(session.multipart_id, deps_.objects->CreateMultipart(
+                                                session.object_key, {.part_size = chunk_size,
+                                                                     .total_size = session.size}));
   if (auto created = deps_.metadata->CreateUpload(session); !created) {
     (void)deps_.objects->AbortMultipart(session.object_key, session.multipart_id);
     return MakeError(created.error());
@@ -438,13 +432,13 @@ Result<HttpResponse> UploadService::PutChunk(const HttpRequest& request) {
   if (auto length = body.content_length(request)) {
     if (*length > session.chunk_size) {
       return ErrorResponse(413,
-                           fmt::format("chunk {} has {} bytes; chunks are at most {} bytes",
-                                       index, *length, session.chunk_size),
+                           fmt::format("chunk {} has {} bytes; chunks are at most {} bytes", index,
+                                       *length, session.chunk_size),
                            request);
     }
     if (*length != expected) {
-      return MakeError(ErrorCode::kInvalidArgument, "chunk {} must have {} bytes, got {}",
-                       index, expected, *length);
+      return MakeError(ErrorCode::kInvalidArgument, "chunk {} must have {} bytes, got {}", index,
+                       expected, *length);
     }
   }
   SG_ASSIGN_OR_RETURN(auto declared, ParseChunkChecksum(request.headers));
@@ -525,19 +519,17 @@ Result<HttpResponse> UploadService::PutChunk(const HttpRequest& request) {
   }
   // Recorded only now that UploadPart returned (fsynced): after a crash a chunk is either
   // whole and counted, or absent.
-  SG_ASSIGN_OR_RETURN(auto outcome,
-                      deps_.metadata->PutChunk(session.id, {.index = index,
-                                                            .size = expected,
-                                                            .sha256 = hex,
-                                                            .etag = part->etag}));
+  SG_ASSIGN_OR_RETURN(
+      auto outcome,
+      deps_.metadata->PutChunk(
+          session.id, {.index = index, .size = expected, .sha256 = hex, .etag = part->etag}));
   json::object out;
   out["upload_id"] = session.id;
   out["index"] = index;
   out["size"] = expected;
   out["sha256"] = hex;
   out["already_stored"] = outcome == ChunkPutOutcome::kIdenticalAlreadyStored;
-  return HttpResponse::Json(outcome == ChunkPutOutcome::kStored ? 201 : 200,
-                            json::serialize(out));
+  return HttpResponse::Json(outcome == ChunkPutOutcome::kStored ? 201 : 200, json::serialize(out));
 }
 
 Result<HttpResponse> UploadService::Status(const HttpRequest& request) {
@@ -559,9 +551,9 @@ Result<HttpResponse> UploadService::Status(const HttpRequest& request) {
   body["received_chunks"] = RangesJson(ToRanges(indices));
   body["missing_chunks"] = RangesJson(MissingRanges(indices, session.total_chunks));
   body["bytes_received"] = received;
-  body["percent"] = session.size == 0 ? 0.0
-                                      : static_cast<double>(received) * 100.0 /
-                                            static_cast<double>(session.size);
+  body["percent"] = session.size == 0
+                        ? 0.0
+                        : static_cast<double>(received) * 100.0 / static_cast<double>(session.size);
   body["expires_at"] = FormatRfc3339(session.expires_at);
   if (!session.declared_sha256.empty()) {
     body["sha256"] = session.declared_sha256;
@@ -592,8 +584,8 @@ Result<HttpResponse> UploadService::Abort(const HttpRequest& request) {
   SG_ASSIGN_OR_RETURN(auto session, LoadForWrite(request, request.PathParam("id")));
   if (session.state == "completed") {
     return MakeError(ErrorCode::kAlreadyExists,
-                     "upload {} is completed (content {}): delete the content instead",
-                     session.id, session.content_id);
+                     "upload {} is completed (content {}): delete the content instead", session.id,
+                     session.content_id);
   }
   if (session.state == "completing") {
     return MakeError(ErrorCode::kAlreadyExists, "upload {} is being completed", session.id);
@@ -661,10 +653,10 @@ Result<UploadService::Completion> UploadService::Finish(const HttpRequest& reque
       return MakeError(ErrorCode::kAlreadyExists, "upload {} is {}", id, session->state);
     }
     if (Expired(*session)) {
-      return Completion{.status = 410,
-                        .content_id = {},
-                        .failure = ErrorResponse(410, fmt::format("upload {} expired", id),
-                                                 request)};
+      return Completion{
+          .status = 410,
+          .content_id = {},
+          .failure = ErrorResponse(410, fmt::format("upload {} expired", id), request)};
     }
     {
       std::lock_guard lock(mutex_);
@@ -704,9 +696,8 @@ Result<UploadService::Completion> UploadService::RunCompletion(const HttpRequest
   }
   auto missing = MissingRanges(Indices(*chunks), session.total_chunks);
   if (!missing.empty()) {
-    return revert(Error{ErrorCode::kInvalidArgument,
-                        fmt::format("upload {} is missing chunks {}", session.id,
-                                    RangesText(missing))});
+    return revert(Error{ErrorCode::kInvalidArgument, fmt::format("upload {} is missing chunks {}",
+                                                                 session.id, RangesText(missing))});
   }
 
   // The whole-file hash, streamed part by part in one bounded buffer, before anything is
@@ -715,8 +706,8 @@ Result<UploadService::Completion> UploadService::RunCompletion(const HttpRequest
   std::vector<PartInfo> parts;
   parts.reserve(chunks->size());
   for (const auto& chunk : *chunks) {
-    auto reader = deps_.objects->ReadPart(session.object_key, session.multipart_id,
-                                          chunk.index + 1, chunk.size);
+    auto reader = deps_.objects->ReadPart(session.object_key, session.multipart_id, chunk.index + 1,
+                                          chunk.size);
     if (!reader) {
       return revert(reader.error());
     }
@@ -793,8 +784,7 @@ Result<UploadService::Completion> UploadService::RunCompletion(const HttpRequest
     auto reason = probe->error().reason;
     deps_.logger->warn("upload {} is not a playable video: {}", session.id, reason);
     if (auto removed = RemoveUpload(session); !removed) {
-      deps_.logger->error("cannot remove upload {}: {}", session.id,
-                          removed.error().ToString());
+      deps_.logger->error("cannot remove upload {}: {}", session.id, removed.error().ToString());
     }
     return Completion{.status = 415,
                       .content_id = {},
@@ -863,8 +853,7 @@ Result<std::size_t> UploadService::CleanupExpired() {
       }
       // A session that died while completing may already own a content's source file.
       if (deps_.metadata->GetContent(session.id)) {
-        (void)deps_.metadata->TransitionUpload(session.id, session.state, "completed",
-                                               session.id);
+        (void)deps_.metadata->TransitionUpload(session.id, session.state, "completed", session.id);
         continue;
       }
       if (auto gone = RemoveUpload(session); !gone) {
@@ -884,11 +873,10 @@ Result<std::size_t> UploadService::CleanupExpired() {
 // ---------------------------------------------------------------- tus
 
 HttpResponse UploadService::TusRespond(const HttpRequest& request, Result<HttpResponse> result) {
-  HttpResponse response =
-      result ? std::move(*result)
-             : HttpResponse::Error(StatusOf(result.error().code),
-                                   ErrorCodeName(result.error().code), result.error().message,
-                                   request);
+  HttpResponse response = result ? std::move(*result)
+                                 : HttpResponse::Error(StatusOf(result.error().code),
+                                                       ErrorCodeName(result.error().code),
+                                                       result.error().message, request);
   response.SetHeader("Tus-Resumable", std::string(kTusVersion));
   return response;
 }
@@ -901,8 +889,7 @@ std::optional<HttpResponse> TusVersionFailure(const HttpRequest& request) {
   if (version && *version == kTusVersion) {
     return std::nullopt;
   }
-  auto response =
-      ErrorResponse(412, fmt::format("Tus-Resumable must be {}", kTusVersion), request);
+  auto response = ErrorResponse(412, fmt::format("Tus-Resumable must be {}", kTusVersion), request);
   response.SetHeader("Tus-Version", std::string(kTusVersion));
   return response;
 }
@@ -985,8 +972,7 @@ HttpResponse UploadService::TusCreate(const HttpRequest& request) {
     if (has_body) {
       auto type = request.Header("Content-Type");
       if (!type || *type != kOffsetContentType) {
-        return ErrorResponse(415,
-                             fmt::format("a creation body must be {}", kOffsetContentType),
+        return ErrorResponse(415, fmt::format("a creation body must be {}", kOffsetContentType),
                              request);
       }
     }
@@ -1128,8 +1114,7 @@ Result<HttpResponse> UploadService::TusPatchLocked(const HttpRequest& request,
     }
     MeteredSource metered(body.source(), expected, digests);
     auto part = deps_.objects->UploadPart(session.object_key, session.multipart_id,
-                                          static_cast<std::uint32_t>(index + 1), metered,
-                                          expected);
+                                          static_cast<std::uint32_t>(index + 1), metered, expected);
     if (metered.inner_error()) {
       interrupted = *metered.inner_error();
       break;
@@ -1139,8 +1124,8 @@ Result<HttpResponse> UploadService::TusPatchLocked(const HttpRequest& request,
     }
     if (metered.bytes() < expected) {
       // Cut short: this chunk is not recorded; the offset stays at its start.
-      interrupted = Error{ErrorCode::kInvalidArgument,
-                          fmt::format("the body ended inside chunk {}", index)};
+      interrupted =
+          Error{ErrorCode::kInvalidArgument, fmt::format("the body ended inside chunk {}", index)};
       break;
     }
     if (!part) {
@@ -1181,8 +1166,7 @@ Result<HttpResponse> UploadService::TusPatchLocked(const HttpRequest& request,
   } else if (interrupted && interrupted->code != ErrorCode::kInvalidArgument) {
     return MakeError(*interrupted);
   }
-  std::uint64_t new_offset =
-      std::min<std::uint64_t>(layout.ChunkOffset(index), session.size);
+  std::uint64_t new_offset = std::min<std::uint64_t>(layout.ChunkOffset(index), session.size);
   HttpResponse response;
   response.status = 204;
   response.SetHeader("Upload-Offset", std::to_string(new_offset));
@@ -1221,10 +1205,9 @@ Result<> UploadService::RegisterRoutes(HttpRouter& router) {
                       .rate_class = "write",
                       .stream_body = true};
   // A tus PATCH carries the rest of the file in one body (tus-js-client's default).
-  RouteOptions tus_stream{
-      .max_body_bytes = static_cast<std::size_t>(config_.max_file_size.bytes),
-      .rate_class = "write",
-      .stream_body = true};
+  RouteOptions tus_stream{.max_body_bytes = static_cast<std::size_t>(config_.max_file_size.bytes),
+                          .rate_class = "write",
+                          .stream_body = true};
   SG_RETURN_IF_ERROR(
       router.AddRoute("POST", "/api/v1/upload/init", bind(&UploadService::Init), json_write));
   SG_RETURN_IF_ERROR(router.AddRoute("PUT", "/api/v1/upload/{id}/chunk/{n}",
@@ -1238,8 +1221,7 @@ Result<> UploadService::RegisterRoutes(HttpRouter& router) {
 
   SG_RETURN_IF_ERROR(router.AddRoute("OPTIONS", "/api/v1/tus", tus(&UploadService::TusOptions),
                                      {.rate_class = "read", .blocking = false}));
-  SG_RETURN_IF_ERROR(router.AddRoute("OPTIONS", "/api/v1/tus/{id}",
-                                     tus(&UploadService::TusOptions),
+  SG_RETURN_IF_ERROR(router.AddRoute("OPTIONS", "/api/v1/tus/{id}", tus(&UploadService::TusOptions),
                                      {.rate_class = "read", .blocking = false}));
   SG_RETURN_IF_ERROR(
       router.AddRoute("POST", "/api/v1/tus", tus(&UploadService::TusCreate), tus_stream));
@@ -1247,8 +1229,8 @@ Result<> UploadService::RegisterRoutes(HttpRouter& router) {
       router.AddRoute("HEAD", "/api/v1/tus/{id}", tus(&UploadService::TusHead), read));
   SG_RETURN_IF_ERROR(
       router.AddRoute("PATCH", "/api/v1/tus/{id}", tus(&UploadService::TusPatch), tus_stream));
-  SG_RETURN_IF_ERROR(router.AddRoute("DELETE", "/api/v1/tus/{id}",
-                                     tus(&UploadService::TusDelete), json_write));
+  SG_RETURN_IF_ERROR(
+      router.AddRoute("DELETE", "/api/v1/tus/{id}", tus(&UploadService::TusDelete), json_write));
   return {};
 }
 

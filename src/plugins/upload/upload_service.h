@@ -96,7 +96,7 @@ class UploadService {
 
   std::mutex mutex_;
   std::condition_variable released_;
-  std::map<std::string, int, std::less<>> busy_keys_;  // in-process per-key locks
+  std::map<std::string, int, std::less<>> busy_keys_;   // in-process per-key locks
   std::map<std::string, int, std::less<>> completing_;  // completions running here
 };
 

@@ -149,18 +149,17 @@ class UploadServiceTest : public ::testing::Test {
     auto objects = storage::LocalObjectStore::Open({.root = dir_.path() / "objects"}, *clock_);
     ASSERT_TRUE(objects) << objects.error().ToString();
     objects_ = *objects;
-    auto metadata =
-        metadata::SqliteMetadataStore::Open({.path = dir_.path() / "meta.db"}, *clock_);
+    auto metadata = metadata::SqliteMetadataStore::Open({.path = dir_.path() / "meta.db"}, *clock_);
     ASSERT_TRUE(metadata) << metadata.error().ToString();
     metadata_ = *metadata;
     logger_ = std::make_shared<spdlog::logger>("test");
     bus_ = std::make_shared<core::InMemoryEventBus>(core::InMemoryEventBus::Options{}, logger_,
                                                     metrics_);
-    auto subscription = bus_->Subscribe(std::string(kFileUploadedSubject),
-                                        [this](const BusMessage& message) {
-                                          std::lock_guard lock(events_mutex_);
-                                          events_.push_back(message.data);
-                                        });
+    auto subscription =
+        bus_->Subscribe(std::string(kFileUploadedSubject), [this](const BusMessage& message) {
+          std::lock_guard lock(events_mutex_);
+          events_.push_back(message.data);
+        });
     ASSERT_TRUE(subscription);
     subscription_ = std::move(*subscription);
     config_.chunk_size = {kChunk};
@@ -172,13 +171,13 @@ class UploadServiceTest : public ::testing::Test {
 
   void MakeService() {
     router_ = CapturingRouter{};
-    service_ = std::make_unique<UploadService>(
-        config_, UploadDependencies{.objects = objects_,
-                                    .metadata = metadata_,
-                                    .bus = bus_,
-                                    .clock = clock_.get(),
-                                    .logger = logger_,
-                                    .temp_dir = dir_.path()});
+    service_ =
+        std::make_unique<UploadService>(config_, UploadDependencies{.objects = objects_,
+                                                                    .metadata = metadata_,
+                                                                    .bus = bus_,
+                                                                    .clock = clock_.get(),
+                                                                    .logger = logger_,
+                                                                    .temp_dir = dir_.path()});
     ASSERT_TRUE(service_->RegisterRoutes(router_));
   }
 
@@ -324,8 +323,7 @@ TEST_F(UploadServiceTest, ChunksOutOfOrderThenCompleteCreatesContentAndPublishes
   ASSERT_EQ(status.status, 200) << status.body;
   auto state = status.Json().as_object();
   EXPECT_EQ(state.at("state").as_string(), "open");
-  EXPECT_EQ(json::serialize(state.at("received_chunks")),
-            fmt::format("[[0,0],[2,{}]]", total - 1));
+  EXPECT_EQ(json::serialize(state.at("received_chunks")), fmt::format("[[0,0],[2,{}]]", total - 1));
   EXPECT_EQ(json::serialize(state.at("missing_chunks")), "[[1,1]]");
   EXPECT_EQ(state.at("bytes_received").to_number<std::uint64_t>(), clip.size() - kChunk);
 
@@ -384,8 +382,8 @@ TEST_F(UploadServiceTest, IdenticalResendIsOkAndADifferentBodyIsAConflict) {
   auto chunks = metadata_->ListChunks(id);
   ASSERT_EQ(chunks->size(), 1u);
   EXPECT_EQ(chunks->front().sha256, Sha256Hex(ChunkOf(file, 0)));
-  auto part = objects_->ReadPart(SourceKeyFor(id), metadata_->GetUpload(id)->multipart_id, 1,
-                                 kChunk);
+  auto part =
+      objects_->ReadPart(SourceKeyFor(id), metadata_->GetUpload(id)->multipart_id, 1, kChunk);
   ASSERT_TRUE(part);
   auto sha = Digest::Sha256();
   ASSERT_TRUE(Consume(**part, kChunk, {&sha}));
@@ -430,8 +428,8 @@ TEST_F(UploadServiceTest, BadChunkRequestsAreRejectedAndStoreNothing) {
                        Creator(), &unsized);
   EXPECT_EQ(streamed.status, 413) << streamed.body;
   TestBodyReader cut(ChunkOf(file, 1), true, /*fail_after=*/500);
-  auto disconnected = Call("PUT /api/v1/upload/{id}/chunk/{n}", {{"id", id}, {"n", "1"}}, "", {},
-                           Creator(), &cut);
+  auto disconnected =
+      Call("PUT /api/v1/upload/{id}/chunk/{n}", {{"id", id}, {"n", "1"}}, "", {}, Creator(), &cut);
   EXPECT_EQ(disconnected.status, 400) << disconnected.body;
   EXPECT_EQ(ChunkCount(id), 1u);
   EXPECT_EQ(ObjectCount(), objects_before);
@@ -560,8 +558,7 @@ TEST_F(UploadServiceTest, TwoConcurrentCompletesMakeOneContent) {
   std::vector<Reply> replies(4);
   std::vector<std::thread> threads;
   for (auto& reply : replies) {
-    threads.emplace_back(
-        [&] { reply = Call("POST /api/v1/upload/{id}/complete", {{"id", id}}); });
+    threads.emplace_back([&] { reply = Call("POST /api/v1/upload/{id}/complete", {{"id", id}}); });
   }
   for (auto& thread : threads) {
     thread.join();
@@ -624,12 +621,12 @@ TEST_F(UploadServiceTest, TusOptionsAdvertisesTheServer) {
 TEST_F(UploadServiceTest, TusCreatePatchHeadAndFinish) {
   const auto& clip = Media::Clip();
   ASSERT_FALSE(clip.empty());
-  auto create = Call("POST /api/v1/tus", {}, "",
-                     Tus({{"Upload-Length", std::to_string(clip.size())},
-                          {"Upload-Metadata", "filename " + Base64Encode("my clip.mp4") +
-                                                  ",filetype " + Base64Encode("video/mp4") +
-                                                  ",tags " + Base64Encode("Cats, dogs") +
-                                                  ",private"}}));
+  auto create =
+      Call("POST /api/v1/tus", {}, "",
+           Tus({{"Upload-Length", std::to_string(clip.size())},
+                {"Upload-Metadata", "filename " + Base64Encode("my clip.mp4") + ",filetype " +
+                                        Base64Encode("video/mp4") + ",tags " +
+                                        Base64Encode("Cats, dogs") + ",private"}}));
   ASSERT_EQ(create.status, 201) << create.body;
   EXPECT_EQ(create.Header("Tus-Resumable"), "1.0.0");
   auto location = create.Header("Location");
@@ -651,9 +648,9 @@ TEST_F(UploadServiceTest, TusCreatePatchHeadAndFinish) {
     return Call("PATCH /api/v1/tus/{id}", {{"id", id}}, std::move(body), Tus(std::move(extra)));
   };
   // Missing version, wrong content type, wrong offset, bad checksum: nothing moves.
-  auto no_version = Call("PATCH /api/v1/tus/{id}", {{"id", id}}, clip.substr(0, kChunk),
-                         {{"Content-Type", "application/offset+octet-stream"},
-                          {"Upload-Offset", "0"}});
+  auto no_version =
+      Call("PATCH /api/v1/tus/{id}", {{"id", id}}, clip.substr(0, kChunk),
+           {{"Content-Type", "application/offset+octet-stream"}, {"Upload-Offset", "0"}});
   EXPECT_EQ(no_version.status, 412);
   EXPECT_EQ(no_version.Header("Tus-Version"), "1.0.0");
   EXPECT_EQ(Call("PATCH /api/v1/tus/{id}", {{"id", id}}, clip.substr(0, kChunk),
@@ -684,8 +681,8 @@ TEST_F(UploadServiceTest, TusCreatePatchHeadAndFinish) {
                                {"Upload-Offset", std::to_string(2 * kChunk)}}),
                           Creator(), &cut);
   EXPECT_EQ(interrupted.status, 204) << interrupted.body;
-  auto offset = std::stoull(
-      Call("HEAD /api/v1/tus/{id}", {{"id", id}}, "", Tus()).Header("Upload-Offset"));
+  auto offset =
+      std::stoull(Call("HEAD /api/v1/tus/{id}", {{"id", id}}, "", Tus()).Header("Upload-Offset"));
   EXPECT_EQ(offset, 3 * kChunk);
 
   auto last = patch(offset, clip.substr(offset));

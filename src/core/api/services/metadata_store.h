@@ -61,6 +61,9 @@ struct ContentQuery {
   std::string owner;   ///< exact owner
   /// Which visibilities to include; empty = all (callers restrict for anonymous viewers).
   std::vector<std::string> visibilities;
+  /// Also include this owner's items whatever their visibility (a signed-in viewer sees
+  /// public content plus their own in one listing). Empty = no exception.
+  std::string visible_to_owner;
   std::size_t limit = 20;  ///< 1..100
   std::string cursor;      ///< opaque, from the previous page
 };

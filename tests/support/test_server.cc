@@ -1,0 +1,59 @@
+#include "tests/support/test_server.h"
+
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/http_client.h"
+
+namespace sg::testing {
+
+TestServer::TestServer(std::vector<std::string> extra_args,
+                       std::map<std::string, std::string> env)
+    : port_(FreePort()),
+      data_dir_(std::filesystem::temp_directory_path() / ("sg-it-" + std::to_string(port_))),
+      extra_args_(std::move(extra_args)),
+      env_(std::move(env)) {
+  std::filesystem::remove_all(data_dir_);
+  Launch();
+}
+
+TestServer::~TestServer() {
+  process_.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(data_dir_, ec);
+}
+
+void TestServer::Launch() {
+  std::vector<std::string> argv = {SG_STREAMGATE_BINARY, "serve",      "--listen",
+                                   "127.0.0.1:" + std::to_string(port_), "--data-dir",
+                                   data_dir_.string()};
+  argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+  process_ = std::make_unique<ChildProcess>(argv, env_);
+}
+
+bool TestServer::WaitHealthy() { return WaitUntilHealthy(port_, std::chrono::seconds(15)); }
+
+void TestServer::Kill() {
+  process_->Signal(SIGKILL);
+  process_->WaitExit(std::chrono::seconds(10));
+}
+
+void TestServer::Restart() {
+  process_.reset();
+  Launch();
+}
+
+std::string TestServer::ApiKey() const {
+  std::ifstream in(data_dir_ / "api_key");
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string key = text.str();
+  while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) {
+    key.pop_back();
+  }
+  return key;
+}
+
+}  // namespace sg::testing
