@@ -3,8 +3,8 @@
 
 #include <signal.h>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -50,9 +50,21 @@ class UploadCliTest : public ::testing::Test {
 
   std::vector<std::string> UploadArgs(const TestServer& server, const fs::path& clip,
                                       const std::string& parallel) {
-    return {SG_STREAMGATE_BINARY, "upload", clip.string(), "--server", server.base_url(),
-            "--api-key", server.ApiKey(), "--chunk-size", "1", "--parallel", parallel,
-            "--state-dir", (work_ / "state").string(), "--title", "Noise"};
+    return {SG_STREAMGATE_BINARY,
+            "upload",
+            clip.string(),
+            "--server",
+            server.base_url(),
+            "--api-key",
+            server.ApiKey(),
+            "--chunk-size",
+            "1",
+            "--parallel",
+            parallel,
+            "--state-dir",
+            (work_ / "state").string(),
+            "--title",
+            "Noise"};
   }
 
   fs::path work_;

@@ -9,8 +9,7 @@
 
 namespace sg::testing {
 
-TestServer::TestServer(std::vector<std::string> extra_args,
-                       std::map<std::string, std::string> env)
+TestServer::TestServer(std::vector<std::string> extra_args, std::map<std::string, std::string> env)
     : port_(FreePort()),
       data_dir_(std::filesystem::temp_directory_path() / ("sg-it-" + std::to_string(port_))),
       extra_args_(std::move(extra_args)),
@@ -26,9 +25,9 @@ TestServer::~TestServer() {
 }
 
 void TestServer::Launch() {
-  std::vector<std::string> argv = {SG_STREAMGATE_BINARY, "serve",      "--listen",
-                                   "127.0.0.1:" + std::to_string(port_), "--data-dir",
-                                   data_dir_.string()};
+  std::vector<std::string> argv = {SG_STREAMGATE_BINARY, "serve",
+                                   "--listen",           "127.0.0.1:" + std::to_string(port_),
+                                   "--data-dir",         data_dir_.string()};
   argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
   process_ = std::make_unique<ChildProcess>(argv, env_);
 }

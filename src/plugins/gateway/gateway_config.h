@@ -38,13 +38,25 @@ struct CorsConfig {
                                               "Tus-Resumable",
                                               "X-HTTP-Method-Override"};
   /// Response headers a browser script may read (Access-Control-Expose-Headers).
-  std::vector<std::string> exposed_headers = {
-      "Content-Length",  "Content-Range",       "ETag",
-      "Location",        "X-Request-Id",        "Retry-After",
-      "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
-      "Upload-Offset",   "Upload-Length",       "Upload-Expires",
-      "Upload-Metadata", "Tus-Version",         "Tus-Resumable",
-      "Tus-Max-Size",    "Tus-Extension",       "Tus-Checksum-Algorithm"};
+  std::vector<std::string> exposed_headers = {"Content-Length",
+                                              "Content-Range",
+                                              "ETag",
+                                              "Location",
+                                              "X-Request-Id",
+                                              "Retry-After",
+                                              "RateLimit-Limit",
+                                              "RateLimit-Remaining",
+                                              "RateLimit-Reset",
+                                              "Upload-Offset",
+                                              "Upload-Length",
+                                              "Upload-Expires",
+                                              "Upload-Metadata",
+                                              "Tus-Version",
+                                              "Tus-Resumable",
+                                              "Tus-Max-Size",
+                                              "Tus-Extension",
+                                              "Tus-Checksum-Algorithm",
+                                              "Streamgate-Content-Id"};
   /// How long a browser may cache a preflight answer (Access-Control-Max-Age).
   ConfigDuration max_age{10 * 60 * 1000};
 

@@ -701,26 +701,41 @@ Result<UploadService::Completion> UploadService::RunCompletion(const HttpRequest
   }
 
   // The whole-file hash, streamed part by part in one bounded buffer, before anything is
-  // assembled: a mismatch leaves the session exactly as it was.
+  // assembled: a mismatch leaves the session exactly as it was. A completion repeated after
+  // a crash may find the parts already assembled: then the object itself is hashed.
   auto whole = Digest::Sha256();
   std::vector<PartInfo> parts;
   parts.reserve(chunks->size());
   for (const auto& chunk : *chunks) {
-    auto reader = deps_.objects->ReadPart(session.object_key, session.multipart_id, chunk.index + 1,
-                                          chunk.size);
+    parts.push_back({.part_number = chunk.index + 1, .size = chunk.size, .etag = chunk.etag});
+  }
+  auto assembled = deps_.objects->Stat(session.object_key);
+  if (assembled && assembled->size == session.size) {
+    auto reader = deps_.objects->Get(session.object_key);
     if (!reader) {
       return revert(reader.error());
     }
-    auto read = Consume(**reader, chunk.size, {&whole});
+    auto read = Consume(**reader, session.size, {&whole});
     if (!read) {
       return revert(read.error());
     }
-    if (*read != chunk.size) {
-      return revert(Error{ErrorCode::kInternal,
-                          fmt::format("chunk {} of upload {} has {} bytes on disk, {} recorded",
-                                      chunk.index, session.id, *read, chunk.size)});
+  } else {
+    for (const auto& chunk : *chunks) {
+      auto reader = deps_.objects->ReadPart(session.object_key, session.multipart_id,
+                                            chunk.index + 1, chunk.size);
+      if (!reader) {
+        return revert(reader.error());
+      }
+      auto read = Consume(**reader, chunk.size, {&whole});
+      if (!read) {
+        return revert(read.error());
+      }
+      if (*read != chunk.size) {
+        return revert(Error{ErrorCode::kInternal,
+                            fmt::format("chunk {} of upload {} has {} bytes on disk, {} recorded",
+                                        chunk.index, session.id, *read, chunk.size)});
+      }
     }
-    parts.push_back({.part_number = chunk.index + 1, .size = chunk.size, .etag = chunk.etag});
   }
   auto sha256 = HexEncode(whole.Finish());
   if (!session.declared_sha256.empty() && sha256 != session.declared_sha256) {

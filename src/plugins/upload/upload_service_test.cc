@@ -18,9 +18,11 @@
 #include "core/memory_event_bus.h"
 #include "core/metrics_registry.h"
 #include "core/testing/fake_clock.h"
+#include "core/testing/test_context.h"
 #include "plugins/metadata/sqlite_metadata_store.h"
 #include "plugins/storage/local_object_store.h"
 #include "plugins/upload/hashing.h"
+#include "plugins/upload/upload_plugin_internal.h"
 #include "plugins/upload/upload_protocol.h"
 
 namespace sg::plugins::upload {
@@ -732,6 +734,78 @@ TEST_F(UploadServiceTest, TusExpiredUploadIsGone) {
   auto id = create.Header("Location").substr(12);
   fake_clock().Advance(25h);
   EXPECT_EQ(Call("HEAD /api/v1/tus/{id}", {{"id", id}}, "", Tus()).status, 410);
+}
+
+}  // namespace
+}  // namespace sg::plugins::upload
+
+namespace sg::plugins::upload {
+namespace {
+
+// The plugin wiring: Init requires the stores and registers every route; Start runs the
+// cleanup once (an already expired session disappears) and Stop joins the cleanup thread.
+TEST_F(UploadServiceTest, PluginRegistersRoutesAndCleansUpAtStart) {
+  std::string file(kChunk, 'e');
+  auto expired_id = InitUpload(file.size());
+  fake_clock().Advance(25h);
+  auto context = std::make_unique<sg::testing::TestPluginContext>(
+      sg::testing::TestPluginContext::MakeConfig(config_), clock_);
+  auto router = std::make_shared<CapturingRouter>();
+  ASSERT_TRUE(context->Provide<HttpRouter>(router));
+  ASSERT_TRUE(context->Provide<ObjectStore>(objects_));
+  ASSERT_TRUE(context->Provide<MetadataStore>(metadata_));
+  ASSERT_TRUE(context->Provide<EventBus>(bus_));
+  context->mutable_server().data_dir = dir_.path();
+  auto plugin = MakeUploadPlugin();
+  EXPECT_EQ(plugin->Info().dependencies,
+            (std::vector<std::string>{"gateway", "storage", "metadata"}));
+  ASSERT_TRUE(plugin->Init(*context));
+  EXPECT_EQ(router->routes.size(), 11u);
+  ASSERT_TRUE(plugin->Start());
+  EXPECT_FALSE(metadata_->GetUpload(expired_id));
+  plugin->Stop(SteadyTime::max());
+}
+
+TEST(UploadPluginTest, InitFailsWithoutTheStores) {
+  auto context = std::make_unique<sg::testing::TestPluginContext>(
+      sg::testing::TestPluginContext::MakeConfig(UploadConfig{}));
+  auto plugin = MakeUploadPlugin();
+  auto result = plugin->Init(*context);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kNotFound);
+  plugin->Stop(SteadyTime::max());
+}
+
+}  // namespace
+}  // namespace sg::plugins::upload
+
+namespace sg::plugins::upload {
+namespace {
+
+// A crash between assembling and recording "completed" leaves the session completing with
+// its object assembled: the next complete (a new process) finishes it, with one content.
+TEST_F(UploadServiceTest, CompletionInterruptedAfterAssemblyIsFinishedByTheNextComplete) {
+  const auto& clip = Media::Clip();
+  ASSERT_FALSE(clip.empty());
+  auto id = InitUpload(clip.size(), Sha256Hex(clip));
+  auto total = static_cast<std::uint32_t>(ChunkLayout{clip.size(), kChunk}.TotalChunks());
+  std::vector<PartInfo> parts;
+  for (std::uint32_t n = 0; n < total; ++n) {
+    ASSERT_EQ(PutChunk(id, n, ChunkOf(clip, n)).status, 201);
+  }
+  auto chunks = metadata_->ListChunks(id);
+  for (const auto& chunk : *chunks) {
+    parts.push_back({chunk.index + 1, chunk.size, chunk.etag});
+  }
+  auto session = metadata_->GetUpload(id);
+  ASSERT_TRUE(metadata_->TransitionUpload(id, "open", "completing"));
+  ASSERT_TRUE(objects_->CompleteMultipart(session->object_key, session->multipart_id, parts));
+  MakeService();  // "restart": no completion of it runs in this process
+  auto done = Call("POST /api/v1/upload/{id}/complete", {{"id", id}});
+  ASSERT_EQ(done.status, 201) << done.body;
+  auto content = metadata_->GetContent(id);
+  ASSERT_TRUE(content);
+  EXPECT_EQ(content->sha256, Sha256Hex(clip));
 }
 
 }  // namespace
