@@ -46,6 +46,10 @@ std::atomic<bool> g_track_allocations{false};
 std::atomic<std::size_t> g_largest_allocation{0};
 }  // namespace
 
+// g++ 12 at -O2 flags free() of memory from this operator new as mismatched, although
+// both sides of the replacement use malloc/free.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 void* operator new(std::size_t size) {
   if (g_track_allocations.load(std::memory_order_relaxed)) {
     std::size_t seen = g_largest_allocation.load(std::memory_order_relaxed);
@@ -59,6 +63,7 @@ void* operator new(std::size_t size) {
 }
 void operator delete(void* memory) noexcept { std::free(memory); }
 void operator delete(void* memory, std::size_t) noexcept { std::free(memory); }
+#pragma GCC diagnostic pop
 
 namespace sg::plugins::gateway {
 namespace {
