@@ -59,25 +59,7 @@ int StatusOf(const Result<HttpResponse>& result) {
   if (result) {
     return result->status;
   }
-  switch (result.error().code) {
-    case ErrorCode::kInvalidArgument:
-      return 400;
-    case ErrorCode::kUnauthenticated:
-      return 401;
-    case ErrorCode::kPermissionDenied:
-      return 403;
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kAlreadyExists:
-      return 409;
-    case ErrorCode::kResourceExhausted:
-      return 429;
-    case ErrorCode::kUnavailable:
-      return 503;
-    case ErrorCode::kInternal:
-      return 500;
-  }
-  return 0;
+  return HttpStatusFor(result.error().code);
 }
 
 const Principal kAnonymous{};

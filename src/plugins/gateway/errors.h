@@ -23,8 +23,7 @@ inline constexpr std::string_view kCodeRateLimited = "rate_limited";
 inline constexpr std::string_view kCodeInternal = "internal";
 inline constexpr std::string_view kCodeForbidden = "forbidden";
 
-/// 400, 404, 409, 403, 401, 429, 503 or 500.
-int HttpStatusFor(ErrorCode code) noexcept;
+using sg::HttpStatusFor;  // the mapping lives in the API (core/api/services/http.h)
 
 /// A complete `application/json` response holding the envelope with the request's id.
 /// The envelope itself is built by sg::HttpResponse::Error (core), which handlers use

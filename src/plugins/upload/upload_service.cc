@@ -48,28 +48,6 @@ HttpResponse ErrorResponse(int status, std::string_view message, const HttpReque
   return HttpResponse::Error(status, StatusCodeName(status), message, request);
 }
 
-int StatusOf(ErrorCode code) {
-  switch (code) {
-    case ErrorCode::kInvalidArgument:
-      return 400;
-    case ErrorCode::kNotFound:
-      return 404;
-    case ErrorCode::kAlreadyExists:
-      return 409;
-    case ErrorCode::kPermissionDenied:
-      return 403;
-    case ErrorCode::kUnauthenticated:
-      return 401;
-    case ErrorCode::kResourceExhausted:
-      return 429;
-    case ErrorCode::kUnavailable:
-      return 503;
-    case ErrorCode::kInternal:
-      return 500;
-  }
-  return 500;
-}
-
 json::array RangesJson(const ChunkRanges& ranges) {
   json::array out;
   for (const auto& [first, last] : ranges) {
@@ -889,7 +867,7 @@ Result<std::size_t> UploadService::CleanupExpired() {
 
 HttpResponse UploadService::TusRespond(const HttpRequest& request, Result<HttpResponse> result) {
   HttpResponse response = result ? std::move(*result)
-                                 : HttpResponse::Error(StatusOf(result.error().code),
+                                 : HttpResponse::Error(HttpStatusFor(result.error().code),
                                                        ErrorCodeName(result.error().code),
                                                        result.error().message, request);
   response.SetHeader("Tus-Resumable", std::string(kTusVersion));

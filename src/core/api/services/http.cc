@@ -70,6 +70,28 @@ HttpResponse& HttpResponse::SetHeader(std::string name, std::string value) {
   return *this;
 }
 
+int HttpStatusFor(ErrorCode code) noexcept {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+      return 400;
+    case ErrorCode::kNotFound:
+      return 404;
+    case ErrorCode::kAlreadyExists:
+      return 409;
+    case ErrorCode::kPermissionDenied:
+      return 403;
+    case ErrorCode::kUnauthenticated:
+      return 401;
+    case ErrorCode::kResourceExhausted:
+      return 429;
+    case ErrorCode::kUnavailable:
+      return 503;
+    case ErrorCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
 HttpResponse HttpResponse::Json(int status, std::string body) {
   return Text(status, std::move(body), "application/json");
 }

@@ -78,6 +78,11 @@ struct HttpRequest {
   std::string_view PathParam(std::string_view name) const;
 };
 
+/// The HTTP status docs/errors.md gives each error code: 400, 404, 409, 403, 401, 429, 503
+/// or 500. The gateway applies it to a handler's error; handlers that build responses
+/// themselves use it to stay consistent.
+int HttpStatusFor(ErrorCode code) noexcept;
+
 struct HttpResponse {
   int status = 200;
   HttpHeaders headers;
