@@ -14,6 +14,7 @@
 
 #include "tests/support/http_client.h"
 #include "tests/support/process.h"
+#include "tests/support/test_server.h"
 
 namespace sg::testing {
 namespace {
@@ -27,28 +28,7 @@ std::string ReadText(const std::string& path) {
   return text.str();
 }
 
-class Server {
- public:
-  explicit Server(std::vector<std::string> extra_args = {},
-                  std::map<std::string, std::string> env = {})
-      : port_(FreePort()),
-        data_dir_(std::filesystem::temp_directory_path() / ("sg-it-" + std::to_string(port_))) {
-    std::vector<std::string> argv = {SG_STREAMGATE_BINARY, "serve",
-                                     "--listen",           "127.0.0.1:" + std::to_string(port_),
-                                     "--data-dir",         data_dir_.string()};
-    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-    process_ = std::make_unique<ChildProcess>(argv, env);
-  }
-  ~Server() { std::filesystem::remove_all(data_dir_); }
-  bool WaitHealthy() { return WaitUntilHealthy(port_, 15s); }
-  int port() const { return port_; }
-  ChildProcess& process() { return *process_; }
-
- private:
-  int port_;
-  std::filesystem::path data_dir_;
-  std::unique_ptr<ChildProcess> process_;
-};
+using Server = TestServer;
 
 TEST(ServerTest, HealthzAndReadyzAnswerWithEveryDefaultPluginListed) {
   Server server;
