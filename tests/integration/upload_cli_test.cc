@@ -89,10 +89,10 @@ TEST_F(UploadCliTest, UploadsAFileAndPrintsTheContentId) {
 }
 
 TEST_F(UploadCliTest, RerunAfterTheClientWasKilledResumesTheSameSession) {
-  // A tight write rate limit makes the client slow enough to be killed half way: each chunk
+  // A tight transfer rate limit makes the client slow enough to be killed half way: each chunk
   // beyond the burst waits for a token (the client retries 429 with backoff).
-  TestServer server({}, {{"STREAMGATE_GATEWAY__RATE_LIMIT__WRITE__RATE", "4"},
-                         {"STREAMGATE_GATEWAY__RATE_LIMIT__WRITE__BURST", "2"}});
+  TestServer server({}, {{"STREAMGATE_GATEWAY__RATE_LIMIT__TRANSFER__RATE", "4"},
+                         {"STREAMGATE_GATEWAY__RATE_LIMIT__TRANSFER__BURST", "2"}});
   ASSERT_TRUE(server.WaitHealthy()) << server.process().Stderr();
   auto clip = MakeNoiseClip(work_, 3);
   const auto total = (fs::file_size(clip) + (1 << 20) - 1) >> 20;

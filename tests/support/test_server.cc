@@ -32,7 +32,19 @@ void TestServer::Launch() {
   process_ = std::make_unique<ChildProcess>(argv, env_);
 }
 
-bool TestServer::WaitHealthy() { return WaitUntilHealthy(port_, std::chrono::seconds(15)); }
+bool TestServer::WaitHealthy() {
+  // Give up at once when the server exited (a start-up error) instead of polling for 15 s.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!process_->Running()) {
+      return false;
+    }
+    if (WaitUntilHealthy(port_, std::chrono::milliseconds(200))) {
+      return true;
+    }
+  }
+  return false;
+}
 
 void TestServer::Kill() {
   process_->Signal(SIGKILL);

@@ -81,6 +81,8 @@ void RateLimitConfig::Visit(ConfigVisitor& visitor) {
                   [this](ConfigVisitor& v) { read.Visit(v); });
   visitor.Section("write", "bucket for writes (uploads, logins, mutations)",
                   [this](ConfigVisitor& v) { write.Visit(v); });
+  visitor.Section("transfer", "bucket for bulk transfers (upload chunks, tus PATCH)",
+                  [this](ConfigVisitor& v) { transfer.Visit(v); });
 }
 
 void GatewayConfig::Visit(ConfigVisitor& visitor) {
@@ -165,6 +167,7 @@ Result<> GatewayConfig::Validate() const {
   }
   SG_RETURN_IF_ERROR(ValidateRule("rate_limit.read", rate_limit.read));
   SG_RETURN_IF_ERROR(ValidateRule("rate_limit.write", rate_limit.write));
+  SG_RETURN_IF_ERROR(ValidateRule("rate_limit.transfer", rate_limit.transfer));
   return {};
 }
 

@@ -77,8 +77,11 @@ struct RateLimitConfig {
   bool enabled = true;
   /// Bucket for reads (GET/HEAD routes, playback, manifests).
   RateRuleConfig read{100, 200};
-  /// Bucket for writes (uploads, logins, mutations).
+  /// Bucket for writes (logins, mutations, upload sessions).
   RateRuleConfig write{20, 40};
+  /// Bucket for bulk transfers (upload chunks, tus PATCH): one request carries up to 64 MiB,
+  /// so a fast link sends dozens per second; the bytes, not the requests, are the load.
+  RateRuleConfig transfer{200, 400};
 
   void Visit(ConfigVisitor& visitor);
 };

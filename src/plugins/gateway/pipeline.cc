@@ -102,6 +102,8 @@ std::shared_ptr<const Settings> MakeSettings(const GatewayConfig& config) {
   settings->rate_limit_enabled = config.rate_limit.enabled;
   settings->read = RateLimitRule{config.rate_limit.read.rate, config.rate_limit.read.burst};
   settings->write = RateLimitRule{config.rate_limit.write.rate, config.rate_limit.write.burst};
+  settings->transfer =
+      RateLimitRule{config.rate_limit.transfer.rate, config.rate_limit.transfer.burst};
   return settings;
 }
 
@@ -313,7 +315,9 @@ bool RequestPipeline::ApplyRateLimit(Exchange& exchange, const Settings& setting
   if (!settings.rate_limit_enabled || rate_class == "none") {
     return true;
   }
-  const RateLimitRule& rule = rate_class == "write" ? settings.write : settings.read;
+  const RateLimitRule& rule = rate_class == "write"      ? settings.write
+                              : rate_class == "transfer" ? settings.transfer
+                                                         : settings.read;
   std::string key = fmt::format("{}|{}", rate_class, exchange.request.remote_ip);
   RateLimitDecision decision = limiter_->Take(key, rule);
   exchange.extra_headers.emplace_back("RateLimit-Limit",

@@ -42,6 +42,7 @@ struct Settings {
   bool rate_limit_enabled = true;
   RateLimitRule read;
   RateLimitRule write;
+  RateLimitRule transfer;
 };
 
 std::shared_ptr<const Settings> MakeSettings(const GatewayConfig& config);

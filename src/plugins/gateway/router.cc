@@ -140,10 +140,10 @@ Result<> Router::AddRoute(std::string method, std::string pattern, HttpHandler h
   }
   SG_ASSIGN_OR_RETURN(auto segments, ParsePattern(pattern));
   if (options.rate_class != "read" && options.rate_class != "write" &&
-      options.rate_class != "none") {
+      options.rate_class != "transfer" && options.rate_class != "none") {
     return MakeError(ErrorCode::kInvalidArgument,
-                     "route {} {}: rate_class must be read, write or none, got \"{}\"", method,
-                     pattern, options.rate_class);
+                     "route {} {}: rate_class must be read, write, transfer or none, got \"{}\"",
+                     method, pattern, options.rate_class);
   }
 
   std::lock_guard lock(mutex_);

@@ -501,6 +501,9 @@ Result<HttpResponse> UploadService::PutChunk(const HttpRequest& request) {
       auto outcome,
       deps_.metadata->PutChunk(
           session.id, {.index = index, .size = expected, .sha256 = hex, .etag = part->etag}));
+  if (outcome == ChunkPutOutcome::kStored) {
+    AdvancePrefixAfterStore(session);
+  }
   json::object out;
   out["upload_id"] = session.id;
   out["index"] = index;
@@ -581,7 +584,71 @@ Result<> UploadService::RevertToOpen(std::string_view id) {
   return deps_.metadata->TransitionUpload(id, "completing", "open");
 }
 
+std::shared_ptr<UploadService::PrefixHash> UploadService::PrefixHashFor(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  auto it = prefix_hashes_.find(id);
+  if (it == prefix_hashes_.end()) {
+    it = prefix_hashes_.emplace(std::string(id), std::make_shared<PrefixHash>()).first;
+  }
+  return it->second;
+}
+
+std::shared_ptr<UploadService::PrefixHash> UploadService::TakePrefixHash(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  auto it = prefix_hashes_.find(id);
+  if (it == prefix_hashes_.end()) {
+    return nullptr;
+  }
+  auto hash = std::move(it->second);
+  prefix_hashes_.erase(it);
+  return hash;
+}
+
+Result<bool> UploadService::AdvancePrefix(PrefixHash& hash, const UploadSession& session,
+                                          const std::vector<StoredChunk>& chunks) {
+  bool moved = false;
+  // `chunks` is sorted by index: walk it from the first chunk not yet hashed.
+  auto it = std::lower_bound(chunks.begin(), chunks.end(), hash.next,
+                             [](const StoredChunk& c, std::uint32_t n) { return c.index < n; });
+  for (; it != chunks.end() && it->index == hash.next; ++it) {
+    SG_ASSIGN_OR_RETURN(
+        auto reader,
+        deps_.objects->ReadPart(session.object_key, session.multipart_id, it->index + 1, it->size));
+    SG_ASSIGN_OR_RETURN(auto read, Consume(*reader, it->size, {&hash.digest}));
+    if (read != it->size) {
+      return MakeError(ErrorCode::kInternal, "chunk {} of upload {} has {} bytes, {} recorded",
+                       it->index, session.id, read, it->size);
+    }
+    ++hash.next;
+    moved = true;
+  }
+  return moved;
+}
+
+void UploadService::AdvancePrefixAfterStore(const UploadSession& session) {
+  auto hash = PrefixHashFor(session.id);
+  std::unique_lock lock(hash->mutex, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    return;  // another request is advancing it and re-reads the chunk list when done
+  }
+  while (true) {
+    auto chunks = deps_.metadata->ListChunks(session.id);
+    auto moved = chunks ? AdvancePrefix(*hash, session, *chunks) : Result<bool>(false);
+    if (!moved) {
+      // A broken prefix must not be trusted: drop it; complete hashes everything.
+      deps_.logger->warn("upload {}: running hash dropped: {}", session.id, moved.error().message);
+      lock.unlock();
+      TakePrefixHash(session.id);
+      return;
+    }
+    if (!*moved) {
+      return;
+    }
+  }
+}
+
 Result<> UploadService::RemoveUpload(const UploadSession& session) {
+  TakePrefixHash(session.id);
   SG_RETURN_IF_ERROR(deps_.objects->AbortMultipart(session.object_key, session.multipart_id));
   SG_RETURN_IF_ERROR(deps_.objects->DeletePrefix(fmt::format("uploads/{}/", session.id)));
   return deps_.metadata->DeleteUpload(session.id);
@@ -688,7 +755,20 @@ Result<UploadService::Completion> UploadService::RunCompletion(const HttpRequest
     parts.push_back({.part_number = chunk.index + 1, .size = chunk.size, .etag = chunk.etag});
   }
   auto assembled = deps_.objects->Stat(session.object_key);
-  if (assembled && assembled->size == session.size) {
+  std::string sha256;
+  if (!(assembled && assembled->size == session.size)) {
+    // Usually the running hash already covers (almost) every chunk: finish it.
+    if (auto prefix = TakePrefixHash(session.id)) {
+      std::lock_guard lock(prefix->mutex);
+      auto moved = AdvancePrefix(*prefix, session, *chunks);
+      if (moved && prefix->next == session.total_chunks) {
+        sha256 = HexEncode(prefix->digest.Finish());
+      }
+    }
+  }
+  if (!sha256.empty()) {
+    // Hashed while the chunks arrived.
+  } else if (assembled && assembled->size == session.size) {
     auto reader = deps_.objects->Get(session.object_key);
     if (!reader) {
       return revert(reader.error());
@@ -715,7 +795,9 @@ Result<UploadService::Completion> UploadService::RunCompletion(const HttpRequest
       }
     }
   }
-  auto sha256 = HexEncode(whole.Finish());
+  if (sha256.empty()) {
+    sha256 = HexEncode(whole.Finish());
+  }
   if (!session.declared_sha256.empty() && sha256 != session.declared_sha256) {
     (void)RevertToOpen(session.id);
     return Completion{
@@ -1195,11 +1277,11 @@ Result<> UploadService::RegisterRoutes(HttpRouter& router) {
   RouteOptions json_write{.max_body_bytes = 64 * 1024, .rate_class = "write"};
   RouteOptions read{.rate_class = "read"};
   RouteOptions stream{.max_body_bytes = static_cast<std::size_t>(config_.max_chunk_size.bytes),
-                      .rate_class = "write",
+                      .rate_class = "transfer",
                       .stream_body = true};
   // A tus PATCH carries the rest of the file in one body (tus-js-client's default).
   RouteOptions tus_stream{.max_body_bytes = static_cast<std::size_t>(config_.max_file_size.bytes),
-                          .rate_class = "write",
+                          .rate_class = "transfer",
                           .stream_body = true};
   SG_RETURN_IF_ERROR(
       router.AddRoute("POST", "/api/v1/upload/init", bind(&UploadService::Init), json_write));

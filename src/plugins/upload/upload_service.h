@@ -21,6 +21,7 @@
 #include "core/api/services/http.h"
 #include "core/api/services/metadata_store.h"
 #include "core/api/services/object_store.h"
+#include "plugins/upload/hashing.h"
 #include "plugins/upload/upload_config.h"
 
 namespace sg::plugins::upload {
@@ -88,6 +89,26 @@ class UploadService {
                                       std::uint64_t client_offset);
   HttpResponse TusRespond(const HttpRequest& request, Result<HttpResponse> result);
 
+  /// The whole-file SHA-256 over the in-order prefix of stored chunks, advanced after each
+  /// stored chunk while the upload runs, so that complete only hashes what is left instead
+  /// of re-reading the whole file at the end. In memory only: after a restart, complete
+  /// hashes everything.
+  struct PrefixHash {
+    std::mutex mutex;
+    std::uint32_t next = 0;  ///< chunks [0, next) are in `digest`
+    Digest digest = Digest::Sha256();
+  };
+  std::shared_ptr<PrefixHash> PrefixHashFor(std::string_view id);
+  /// Removes and returns the upload's prefix hash (nullptr when there is none).
+  std::shared_ptr<PrefixHash> TakePrefixHash(std::string_view id);
+  /// Feeds stored chunks from `hash.next` on while they are present; true if it moved.
+  /// The caller holds `hash.mutex`.
+  Result<bool> AdvancePrefix(PrefixHash& hash, const UploadSession& session,
+                             const std::vector<StoredChunk>& chunks);
+  /// After a chunk was stored: advances the prefix unless another request is doing so.
+  /// Failures only cost the optimisation (complete then hashes everything).
+  void AdvancePrefixAfterStore(const UploadSession& session);
+
   void AcquireKey(const std::string& key);
   void ReleaseKey(const std::string& key);
 
@@ -98,6 +119,7 @@ class UploadService {
   std::condition_variable released_;
   std::map<std::string, int, std::less<>> busy_keys_;   // in-process per-key locks
   std::map<std::string, int, std::less<>> completing_;  // completions running here
+  std::map<std::string, std::shared_ptr<PrefixHash>, std::less<>> prefix_hashes_;
 };
 
 }  // namespace sg::plugins::upload

@@ -298,7 +298,7 @@ class UploadServiceTest : public ::testing::Test {
 TEST_F(UploadServiceTest, RoutesUseStreamingBodiesAndTheWriteRateClass) {
   const auto& put = router_.routes.at("PUT /api/v1/upload/{id}/chunk/{n}").second;
   EXPECT_TRUE(put.stream_body);
-  EXPECT_EQ(put.rate_class, "write");
+  EXPECT_EQ(put.rate_class, "transfer");
   EXPECT_EQ(put.max_body_bytes, config_.max_chunk_size.bytes);
   EXPECT_TRUE(router_.routes.at("PATCH /api/v1/tus/{id}").second.stream_body);
   EXPECT_TRUE(router_.routes.count("HEAD /api/v1/tus/{id}"));

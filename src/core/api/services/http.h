@@ -107,7 +107,8 @@ using HttpHandler = std::function<Result<HttpResponse>(const HttpRequest& reques
 struct RouteOptions {
   /// Larger bodies get 413 before the handler runs; unset = `gateway.max_body_bytes`.
   std::optional<std::size_t> max_body_bytes;
-  /// Which rate-limit bucket applies: "read", "write", or "none" (health probes, metrics).
+  /// Which rate-limit bucket applies: "read", "write", "transfer" (bulk bodies such as
+  /// upload chunks), or "none" (health probes, metrics).
   std::string rate_class = "read";
   /// Shown in /metrics and logs instead of the raw path; defaults to the pattern.
   std::string metric_name;
