@@ -417,14 +417,22 @@ bool ConfigReader::Lookup(std::string_view key, YAML::Node& node, std::string& p
   return true;
 }
 
+bool ConfigReader::LookupScalar(std::string_view key, std::string_view expected, YAML::Node& node,
+                                std::string& path) {
+  if (!Lookup(key, node, path)) {
+    return false;
+  }
+  if (!node.IsScalar()) {
+    Fail(path, fmt::format("{}, got {}", expected, Describe(node)));
+    return false;
+  }
+  return true;
+}
+
 void ConfigReader::Field(std::string_view key, bool& value, const FieldOptions& options) {
   YAML::Node node;
   std::string path;
-  if (!Lookup(key, node, path)) {
-    return;
-  }
-  if (!node.IsScalar()) {
-    Fail(path, fmt::format("expected true or false, got {}", Describe(node)));
+  if (!LookupScalar(key, "expected true or false", node, path)) {
     return;
   }
   std::string text = ToLower(Trim(node.Scalar()));
@@ -440,11 +448,7 @@ void ConfigReader::Field(std::string_view key, bool& value, const FieldOptions& 
 void ConfigReader::Field(std::string_view key, std::int64_t& value, const FieldOptions& options) {
   YAML::Node node;
   std::string path;
-  if (!Lookup(key, node, path)) {
-    return;
-  }
-  if (!node.IsScalar()) {
-    Fail(path, fmt::format("expected an integer, got {}", Describe(node)));
+  if (!LookupScalar(key, "expected an integer", node, path)) {
     return;
   }
   std::string_view text = Trim(node.Scalar());
@@ -477,11 +481,7 @@ void ConfigReader::Field(std::string_view key, std::int64_t& value, const FieldO
 void ConfigReader::Field(std::string_view key, double& value, const FieldOptions& options) {
   YAML::Node node;
   std::string path;
-  if (!Lookup(key, node, path)) {
-    return;
-  }
-  if (!node.IsScalar()) {
-    Fail(path, fmt::format("expected a number, got {}", Describe(node)));
+  if (!LookupScalar(key, "expected a number", node, path)) {
     return;
   }
   std::string_view text = Trim(node.Scalar());
@@ -504,11 +504,7 @@ void ConfigReader::Field(std::string_view key, double& value, const FieldOptions
 void ConfigReader::Field(std::string_view key, std::string& value, const FieldOptions& options) {
   YAML::Node node;
   std::string path;
-  if (!Lookup(key, node, path)) {
-    return;
-  }
-  if (!node.IsScalar()) {
-    Fail(path, fmt::format("expected a string, got {}", Describe(node)));
+  if (!LookupScalar(key, "expected a string", node, path)) {
     return;
   }
   if (auto problem = ChoicesProblem(node.Scalar(), options, options.secret)) {
@@ -560,11 +556,7 @@ void ConfigReader::Field(std::string_view key, std::vector<std::string>& value,
 void ConfigReader::Field(std::string_view key, ByteSize& value, const FieldOptions& options) {
   YAML::Node node;
   std::string path;
-  if (!Lookup(key, node, path)) {
-    return;
-  }
-  if (!node.IsScalar()) {
-    Fail(path, fmt::format("expected a size such as 16KiB, 8MiB or 1GB, got {}", Describe(node)));
+  if (!LookupScalar(key, "expected a size such as 16KiB, 8MiB or 1GB", node, path)) {
     return;
   }
   Result<ByteSize> parsed = ParseByteSize(node.Scalar());
@@ -583,12 +575,7 @@ void ConfigReader::Field(std::string_view key, ByteSize& value, const FieldOptio
 void ConfigReader::Field(std::string_view key, ConfigDuration& value, const FieldOptions& options) {
   YAML::Node node;
   std::string path;
-  if (!Lookup(key, node, path)) {
-    return;
-  }
-  if (!node.IsScalar()) {
-    Fail(path,
-         fmt::format("expected a duration such as 30s, 500ms, 5m or 2h, got {}", Describe(node)));
+  if (!LookupScalar(key, "expected a duration such as 30s, 500ms, 5m or 2h", node, path)) {
     return;
   }
   Result<ConfigDuration> parsed = ParseConfigDuration(node.Scalar());

@@ -71,6 +71,9 @@ class ConfigReader final : public ConfigVisitor {
   // Records `key` as known in the current frame and sets `path`. True with `node` set when
   // the key holds a value; false when absent or null (reported when `null_is_error`).
   bool Lookup(std::string_view key, YAML::Node& node, std::string& path, bool null_is_error = true);
+  /// Lookup, then requires a scalar; otherwise records "<expected>, got <what it is>".
+  bool LookupScalar(std::string_view key, std::string_view expected, YAML::Node& node,
+                    std::string& path);
   void Fail(const std::string& path, std::string_view problem);
   std::string Origin(const std::string& path) const;
 
