@@ -102,8 +102,9 @@ try {
 
   const common = {
     endpoint: `${base}/api/v1/tus`,
-    // tus PATCH bodies must end on a multiple of the server's chunk size (or at the end).
-    chunkSize: CHUNK,
+    // Deliberately not a multiple of the server's chunk size: PATCH bodies end inside
+    // chunks, and the server stages the partial chunk until the next PATCH completes it.
+    chunkSize: Math.floor(CHUNK * 1.5) + 123,
     retryDelays: [0, 200, 500],
     headers: { Authorization: `Bearer ${key}` },
     metadata: { filename: 'e2e.mp4', filetype: 'video/mp4', title: 'tus e2e' },

@@ -545,7 +545,8 @@ TEST_F(MultipartTest, PartsInReverseOrderCompleteToTheConcatenation) {
 TEST_F(MultipartTest, PartsUploadedFromParallelThreadsCompleteWithFsyncOn) {
   store_ = OpenStore(true);
   std::vector<std::thread> threads;
-  std::vector<bool> ok(6, false);
+  // Not vector<bool>: its elements share words, so writes from threads would race.
+  std::vector<char> ok(6, 0);
   for (std::uint32_t n = 1; n <= 5; ++n) {
     threads.emplace_back([this, n, &ok] { ok[n] = Upload(n).has_value(); });
   }

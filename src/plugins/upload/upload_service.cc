@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <thread>
 
@@ -118,6 +119,26 @@ Result<std::string> ValidId(std::string_view id) {
 }
 
 // The body of a streamed route, or the buffered body for other routes and tests.
+/// Reads `first` (if any) to its end, then `second`.
+class ConcatSource final : public ByteSource {
+ public:
+  ConcatSource(ByteSource* first, ByteSource& second) : first_(first), second_(second) {}
+  Result<std::size_t> Read(std::span<char> buffer) override {
+    if (first_ != nullptr) {
+      SG_ASSIGN_OR_RETURN(auto got, first_->Read(buffer));
+      if (got > 0) {
+        return got;
+      }
+      first_ = nullptr;
+    }
+    return second_.Read(buffer);
+  }
+
+ private:
+  ByteSource* first_;
+  ByteSource& second_;
+};
+
 class RequestBody {
  public:
   explicit RequestBody(const HttpRequest& request)
@@ -981,14 +1002,38 @@ HttpResponse UploadService::TusOptions(const HttpRequest& request) {
   return TusRespond(request, std::move(response));
 }
 
-Result<std::uint64_t> UploadService::TusOffset(const UploadSession& session) {
-  if (session.state == "completed") {
-    return session.size;
-  }
+Result<std::uint64_t> UploadService::TusChunkBase(const UploadSession& session) {
   SG_ASSIGN_OR_RETURN(auto chunks, deps_.metadata->ListChunks(session.id));
   auto prefix = ContiguousPrefix(Indices(chunks));
   return std::min<std::uint64_t>(static_cast<std::uint64_t>(prefix) * session.chunk_size,
                                  session.size);
+}
+
+std::string UploadService::TusTailKey(const UploadSession& session, std::uint64_t base) {
+  // The base is in the key, so a tail left behind by a crash after its chunk was recorded
+  // can never be counted again (the offset only ever looks at the tail of the current base).
+  return fmt::format("uploads/{}/tail-{}", session.id, base);
+}
+
+Result<std::uint64_t> UploadService::TusTailBytes(const UploadSession& session,
+                                                  std::uint64_t base) {
+  auto tail = deps_.objects->Stat(TusTailKey(session, base));
+  if (!tail) {
+    if (tail.error().code == ErrorCode::kNotFound) {
+      return std::uint64_t{0};
+    }
+    return MakeError(tail.error());
+  }
+  return tail->size;
+}
+
+Result<std::uint64_t> UploadService::TusOffset(const UploadSession& session) {
+  if (session.state == "completed") {
+    return session.size;
+  }
+  SG_ASSIGN_OR_RETURN(auto base, TusChunkBase(session));
+  SG_ASSIGN_OR_RETURN(auto tail, TusTailBytes(session, base));
+  return base + tail;
 }
 
 HttpResponse UploadService::TusCreate(const HttpRequest& request) {
@@ -1142,7 +1187,11 @@ Result<HttpResponse> UploadService::TusPatchLocked(const HttpRequest& request,
   if (Expired(session)) {
     return ErrorResponse(410, fmt::format("upload {} expired", session.id), request);
   }
-  SG_ASSIGN_OR_RETURN(auto offset, TusOffset(session));
+  // The offset is the whole chunks stored plus the staged tail: bytes of the next chunk
+  // that earlier PATCHes sent (a PATCH may end anywhere; tus allows any body size).
+  SG_ASSIGN_OR_RETURN(auto base, TusChunkBase(session));
+  SG_ASSIGN_OR_RETURN(auto tail_bytes, TusTailBytes(session, base));
+  const std::uint64_t offset = base + tail_bytes;
   if (client_offset != offset) {
     return MakeError(ErrorCode::kAlreadyExists, "Upload-Offset is {}, the upload is at {}",
                      client_offset, offset);
@@ -1157,19 +1206,10 @@ Result<HttpResponse> UploadService::TusPatchLocked(const HttpRequest& request,
   ChunkLayout layout{session.size, session.chunk_size};
   RequestBody body(request);
   auto length = body.content_length(request);
-  if (length) {
-    std::uint64_t end = offset + *length;
-    if (end > session.size) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "the body would end at byte {}, past Upload-Length {}", end, session.size);
-    }
-    // Only whole chunks are stored: a body must end on a chunk boundary or at the end.
-    if (end != session.size && end % session.chunk_size != 0) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "a PATCH body must end at a multiple of {} bytes or at the end of the "
-                       "upload (this one ends at {})",
-                       session.chunk_size, end);
-    }
+  if (length && offset + *length > session.size) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "the body would end at byte {}, past Upload-Length {}", offset + *length,
+                     session.size);
   }
 
   std::optional<Digest> patch_digest;
@@ -1177,21 +1217,62 @@ Result<HttpResponse> UploadService::TusPatchLocked(const HttpRequest& request,
     SG_ASSIGN_OR_RETURN(auto digest, Digest::Create(checksum->algorithm));
     patch_digest.emplace(std::move(digest));
   }
+  // Every byte of this PATCH's body passes here once (Upload-Checksum covers exactly them).
+  std::vector<Digest*> body_digests;
+  if (patch_digest) {
+    body_digests.push_back(&*patch_digest);
+  }
+  MeteredSource body_bytes(body.source(), std::numeric_limits<std::uint64_t>::max(), body_digests);
+  std::unique_ptr<ObjectReader> carried;
+  if (tail_bytes > 0) {
+    SG_ASSIGN_OR_RETURN(carried, deps_.objects->Get(TusTailKey(session, base)));
+  }
+
   std::vector<StoredChunk> pending;
   std::optional<Error> interrupted;
-  auto index = layout.ChunkAt(offset);
+  std::string staged_key;  // a new tail written by this PATCH
+  std::uint64_t staged_bytes = 0;
+  auto index = layout.ChunkAt(base);
   while (index < layout.TotalChunks()) {
+    const bool first = index == layout.ChunkAt(base);
+    const std::uint64_t carry = first ? tail_bytes : 0;
     auto expected = layout.ChunkBytes(index);
-    auto sha = Digest::Sha256();
-    std::vector<Digest*> digests{&sha};
-    if (patch_digest) {
-      digests.push_back(&*patch_digest);
+    ConcatSource source(first && carried ? carried.get() : nullptr, body_bytes);
+    if (length) {
+      std::uint64_t body_left = *length - body_bytes.bytes();
+      if (carry + body_left < expected) {
+        // The body ends inside this chunk: stage what there is as the chunk's tail.
+        if (body_left == 0) {
+          break;
+        }
+        staged_key = TusTailKey(session, layout.ChunkOffset(index));
+        std::string target = checksum ? staged_key + ".pending" : staged_key;
+        MeteredSource piece(source, carry + body_left, {});
+        auto put = deps_.objects->Put(target, piece);
+        if (body_bytes.inner_error()) {
+          interrupted = *body_bytes.inner_error();
+          staged_key.clear();
+          break;
+        }
+        if (!put) {
+          return MakeError(put.error());
+        }
+        if (piece.bytes() != carry + body_left) {
+          (void)deps_.objects->Delete(target);
+          interrupted = Error{ErrorCode::kInvalidArgument, "the body ended early"};
+          staged_key.clear();
+          break;
+        }
+        staged_bytes = carry + body_left;
+        break;
+      }
     }
-    MeteredSource metered(body.source(), expected, digests);
+    auto sha = Digest::Sha256();
+    MeteredSource metered(source, expected, {&sha});
     auto part = deps_.objects->UploadPart(session.object_key, session.multipart_id,
                                           static_cast<std::uint32_t>(index + 1), metered, expected);
-    if (metered.inner_error()) {
-      interrupted = *metered.inner_error();
+    if (body_bytes.inner_error()) {
+      interrupted = *body_bytes.inner_error();
       break;
     }
     if (metered.bytes() == 0 && metered.inner_ended()) {
@@ -1225,10 +1306,17 @@ Result<HttpResponse> UploadService::TusPatchLocked(const HttpRequest& request,
     }
   }
   if (checksum) {
+    auto discard_staged = [&] {
+      if (!staged_key.empty()) {
+        (void)deps_.objects->Delete(staged_key + ".pending");
+      }
+    };
     if (interrupted) {
+      discard_staged();
       return MakeError(*interrupted);  // nothing of this PATCH is recorded
     }
     if (patch_digest->Finish() != checksum->digest) {
+      discard_staged();
       return ErrorResponse(460,
                            fmt::format("the body does not match Upload-Checksum ({}); the "
                                        "offset stays {}",
@@ -1238,10 +1326,25 @@ Result<HttpResponse> UploadService::TusPatchLocked(const HttpRequest& request,
     for (const auto& chunk : pending) {
       SG_RETURN_IF_ERROR(deps_.metadata->PutChunk(session.id, chunk));
     }
+    if (!staged_key.empty()) {
+      // Verified: the pending tail becomes the tail (bounded copy of under one chunk).
+      SG_ASSIGN_OR_RETURN(auto staged, deps_.objects->Get(staged_key + ".pending"));
+      SG_RETURN_IF_ERROR(deps_.objects->Put(staged_key, *staged));
+      (void)deps_.objects->Delete(staged_key + ".pending");
+    }
   } else if (interrupted && interrupted->code != ErrorCode::kInvalidArgument) {
     return MakeError(*interrupted);
   }
-  std::uint64_t new_offset = std::min<std::uint64_t>(layout.ChunkOffset(index), session.size);
+  std::uint64_t new_base = std::min<std::uint64_t>(layout.ChunkOffset(index), session.size);
+  if (tail_bytes > 0 && new_base != base) {
+    (void)deps_.objects->Delete(TusTailKey(session, base));  // its chunk is stored now
+  }
+  std::uint64_t new_offset = new_base;
+  if (!staged_key.empty()) {
+    new_offset += staged_bytes;
+  } else if (new_base == base) {
+    new_offset += tail_bytes;  // nothing moved: the old tail still counts
+  }
   HttpResponse response;
   response.status = 204;
   response.SetHeader("Upload-Offset", std::to_string(new_offset));

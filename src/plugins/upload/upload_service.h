@@ -85,6 +85,11 @@ class UploadService {
   Result<> RevertToOpen(std::string_view id);
   bool Expired(const UploadSession& session) const;
   Result<std::uint64_t> TusOffset(const UploadSession& session);
+  /// Bytes in whole chunks stored from the start (a chunk boundary).
+  Result<std::uint64_t> TusChunkBase(const UploadSession& session);
+  /// Where the bytes of the next chunk that earlier PATCHes sent are staged.
+  static std::string TusTailKey(const UploadSession& session, std::uint64_t base);
+  Result<std::uint64_t> TusTailBytes(const UploadSession& session, std::uint64_t base);
   Result<HttpResponse> TusPatchLocked(const HttpRequest& request, UploadSession session,
                                       std::uint64_t client_offset);
   HttpResponse TusRespond(const HttpRequest& request, Result<HttpResponse> result);

@@ -701,6 +701,54 @@ TEST_F(UploadServiceTest, TusCreatePatchHeadAndFinish) {
   ASSERT_TRUE(WaitForEvents(1));
 }
 
+TEST_F(UploadServiceTest, TusPatchBodiesMayEndAnywhereInsideAChunk) {
+  const auto& clip = Media::Clip();
+  ASSERT_GT(clip.size(), 2 * kChunk);
+  auto create = Call("POST /api/v1/tus", {}, "",
+                     Tus({{"Upload-Length", std::to_string(clip.size())},
+                          {"Upload-Metadata", "filename " + Base64Encode("odd.mp4")}}));
+  ASSERT_EQ(create.status, 201) << create.body;
+  auto id = create.Header("Location").substr(12);
+  auto patch = [&](std::uint64_t offset, std::string body, HttpHeaders extra = {}) {
+    extra.emplace_back("Content-Type", "application/offset+octet-stream");
+    extra.emplace_back("Upload-Offset", std::to_string(offset));
+    return Call("PATCH /api/v1/tus/{id}", {{"id", id}}, std::move(body), Tus(std::move(extra)));
+  };
+  auto head_offset = [&] {
+    return std::stoull(
+        Call("HEAD /api/v1/tus/{id}", {{"id", id}}, "", Tus()).Header("Upload-Offset"));
+  };
+  // Pieces that never line up with chunks (as a client with its own chunkSize sends them).
+  const std::uint64_t piece = kChunk / 3 + 7;
+  std::uint64_t offset = 0;
+  bool checked_bad_sum = false;
+  while (offset < clip.size()) {
+    auto body = clip.substr(offset, std::min<std::uint64_t>(piece, clip.size() - offset));
+    if (!checked_bad_sum && offset > kChunk) {
+      // A checksum mismatch in the middle of a chunk: 460 and the offset does not move.
+      auto bad = patch(offset, body,
+                       {{"Upload-Checksum", "sha256 " + Base64Encode(std::string(32, 'x'))}});
+      EXPECT_EQ(bad.status, 460) << bad.body;
+      EXPECT_EQ(head_offset(), offset);
+      auto sha = Digest::Sha256();
+      sha.Update(body);
+      auto good =
+          patch(offset, body, {{"Upload-Checksum", "sha256 " + Base64Encode(sha.Finish())}});
+      ASSERT_EQ(good.status, 204) << good.body;
+      checked_bad_sum = true;
+    } else {
+      auto reply = patch(offset, body);
+      ASSERT_EQ(reply.status, 204) << reply.body;
+    }
+    offset += body.size();
+    ASSERT_EQ(head_offset(), offset);
+  }
+  auto content = metadata_->GetContent(id);
+  ASSERT_TRUE(content);
+  EXPECT_EQ(content->sha256, Sha256Hex(clip));
+  EXPECT_TRUE(checked_bad_sum);
+}
+
 TEST_F(UploadServiceTest, TusCreationWithUploadAndTermination) {
   std::string file(kChunk + 10, 'w');
   auto create = Call("POST /api/v1/tus", {}, file.substr(0, kChunk),
