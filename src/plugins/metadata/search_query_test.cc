@@ -8,6 +8,8 @@ namespace {
 struct MatchCase {
   std::string text;
   std::string match;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const MatchCase& c, std::ostream* os) { *os << '"' << c.text << '"'; }
 };
 
 class MakeFtsMatchTest : public ::testing::TestWithParam<MatchCase> {};

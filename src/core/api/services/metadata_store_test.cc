@@ -12,6 +12,8 @@ namespace {
 struct IdCase {
   std::string id;
   bool valid;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const IdCase& c, std::ostream* os) { *os << '"' << c.id << '"'; }
 };
 
 class IsValidIdTest : public ::testing::TestWithParam<IdCase> {};

@@ -11,6 +11,8 @@ struct KeyCase {
   std::string name;
   std::string key;
   bool valid;
+  // Names the case in test output instead of dumping its bytes.
+  friend void PrintTo(const KeyCase& c, std::ostream* os) { *os << '"' << c.name << '"'; }
 };
 
 class ValidateObjectKeyTest : public ::testing::TestWithParam<KeyCase> {};
