@@ -15,6 +15,7 @@
 #include "core/api/services/object_store.h"
 #include "core/memory_event_bus.h"
 #include "core/testing/fake_clock.h"
+#include "core/testing/string_source.h"
 #include "core/testing/test_context.h"
 #include "plugins/content/content_json.h"
 #include "plugins/content/content_plugin_internal.h"
@@ -39,20 +40,7 @@ class CapturingRouter final : public HttpRouter {
   std::map<std::string, std::pair<HttpHandler, RouteOptions>> routes;
 };
 
-class StringSource final : public ByteSource {
- public:
-  explicit StringSource(std::string data) : data_(std::move(data)) {}
-  Result<std::size_t> Read(std::span<char> buffer) override {
-    std::size_t n = std::min(buffer.size(), data_.size() - position_);
-    std::copy_n(data_.data() + position_, n, buffer.data());
-    position_ += n;
-    return n;
-  }
-
- private:
-  std::string data_;
-  std::size_t position_ = 0;
-};
+using sg::testing::StringSource;
 
 // The status docs/errors.md maps each error code to (the gateway applies it).
 int StatusOf(const Result<HttpResponse>& result) {

@@ -12,6 +12,7 @@
 
 #include "core/api/byte_source.h"
 #include "core/api/result.h"
+#include "core/testing/string_source.h"
 
 namespace sg::plugins::storage::testing {
 
@@ -81,20 +82,7 @@ class GeneratingSource final : public ByteSource {
   std::uint64_t reads_ = 0;
 };
 
-class StringSource final : public ByteSource {
- public:
-  explicit StringSource(std::string data) : data_(std::move(data)) {}
-  Result<std::size_t> Read(std::span<char> buffer) override {
-    std::size_t n = std::min(buffer.size(), data_.size() - position_);
-    std::copy_n(data_.data() + position_, n, buffer.data());
-    position_ += n;
-    return n;
-  }
-
- private:
-  std::string data_;
-  std::size_t position_ = 0;
-};
+using sg::testing::StringSource;
 
 /// Reads a source to its end (small objects only).
 inline Result<std::string> ReadAll(ByteSource& source, std::size_t piece = 4096) {
