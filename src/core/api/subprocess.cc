@@ -130,9 +130,30 @@ int RemainingMs(SteadyClock::time_point deadline) {
   return static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 1'000'000));
 }
 
+// Splits what arrived on stdout into lines for `on_stdout_line`; keeps the unfinished tail.
+void DeliverLines(std::string& pending, const SubprocessOptions& options, bool at_eof) {
+  std::size_t start = 0;
+  for (;;) {
+    std::size_t end = pending.find('\n', start);
+    if (end == std::string::npos) {
+      break;
+    }
+    options.on_stdout_line(std::string_view(pending).substr(start, end - start));
+    start = end + 1;
+  }
+  pending.erase(0, start);
+  if (pending.size() > options.max_stdout_bytes || (at_eof && !pending.empty())) {
+    options.on_stdout_line(std::string_view(pending).substr(0, options.max_stdout_bytes));
+    pending.clear();
+  }
+}
+
 }  // namespace
 
 std::string SubprocessResult::Describe() const {
+  if (cancelled) {
+    return fmt::format("cancelled after {} ms", elapsed.count());
+  }
   if (timed_out) {
     return fmt::format("timed out after {} ms", elapsed.count());
   }
@@ -162,6 +183,12 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
       SpawnCheck(::posix_spawn_file_actions_adddup2(actions.get(), out.write_end, 1), "stdout"));
   SG_RETURN_IF_ERROR(
       SpawnCheck(::posix_spawn_file_actions_adddup2(actions.get(), err.write_end, 2), "stderr"));
+  if (!options.working_directory.empty()) {
+    SG_RETURN_IF_ERROR(
+        SpawnCheck(::posix_spawn_file_actions_addchdir_np(actions.get(),
+                                                          options.working_directory.c_str()),
+                   "chdir"));
+  }
 
   // Own process group (pgid = child pid) so a timeout kills grandchildren too; default signal
   // mask and dispositions because the server blocks SIGTERM/SIGINT/SIGHUP in its threads.
@@ -206,12 +233,24 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
   bool out_open = true;
   bool err_open = true;
   bool ignored = false;
-  while ((out_open || err_open) && !result.timed_out) {
+  const bool line_mode = static_cast<bool>(options.on_stdout_line);
+  std::string pending_lines;
+  const int poll_cap_ms =
+      options.cancelled ? static_cast<int>(std::max<std::int64_t>(options.poll_interval.count(), 1))
+                        : 1'000'000;
+  auto cancel_requested = [&] {
+    if (options.cancelled && options.cancelled()) {
+      result.cancelled = true;
+    }
+    return result.cancelled;
+  };
+  while ((out_open || err_open) && !result.timed_out && !cancel_requested()) {
     int wait_ms = RemainingMs(deadline);
     if (wait_ms == 0) {
       result.timed_out = true;
       break;
     }
+    wait_ms = std::min(wait_ms, poll_cap_ms);
     pollfd fds[2] = {{out_open ? out.read_end : -1, POLLIN, 0},
                      {err_open ? err.read_end : -1, POLLIN, 0}};
     int ready = ::poll(fds, 2, wait_ms);
@@ -223,8 +262,15 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
       break;
     }
     if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
-      out_open = Drain(out.read_end, result.stdout_data, options.max_stdout_bytes, false,
-                       result.stdout_truncated);
+      if (line_mode) {
+        // The pending tail is bounded by DeliverLines, so the limit here only guards a read.
+        out_open = Drain(out.read_end, pending_lines, pending_lines.size() + 64 * 1024, false,
+                         ignored);
+        DeliverLines(pending_lines, options, !out_open);
+      } else {
+        out_open = Drain(out.read_end, result.stdout_data, options.max_stdout_bytes, false,
+                         result.stdout_truncated);
+      }
     }
     if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       err_open = Drain(err.read_end, result.stderr_tail, options.stderr_tail_bytes, true, ignored);
@@ -234,7 +280,7 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
   // Both pipes closed: the child is exiting (or closed them and keeps running; the deadline
   // still applies).
   int status = 0;
-  while (!result.timed_out) {
+  while (!result.timed_out && !cancel_requested()) {
     pid_t done = ::waitpid(pid, &status, WNOHANG);
     if (done == pid) {
       RecordStatus(status, result);
@@ -253,7 +299,7 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
     ::poll(nullptr, 0, std::min(wait_ms, 10));
   }
 
-  // Timed out: the child is not reaped yet, so its pid is still the group's id.
+  // Timed out or cancelled: the child is not reaped yet, so its pid is still the group's id.
   ::kill(-pid, SIGKILL);
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

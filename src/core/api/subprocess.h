@@ -7,7 +7,10 @@
 
 #include <chrono>
 #include <cstddef>
+#include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/api/result.h"
@@ -23,6 +26,16 @@ struct SubprocessOptions {
   std::size_t max_stdout_bytes = 16 * 1024 * 1024;
   /// Only the last this-many bytes of stderr are kept.
   std::size_t stderr_tail_bytes = 16 * 1024;
+  /// When set, stdout is not captured: each complete line (without its '\n') is passed here
+  /// as it arrives, on the calling thread (ffmpeg `-progress pipe:1`). A line longer than
+  /// `max_stdout_bytes` is cut. The callback must be quick: the child blocks while it runs.
+  std::function<void(std::string_view line)> on_stdout_line;
+  /// When set, polled at least every `poll_interval`; returning true kills the process
+  /// group with SIGKILL and the result says `cancelled` (a stopping server, a lost lease).
+  std::function<bool()> cancelled;
+  std::chrono::milliseconds poll_interval{200};
+  /// The child's working directory; empty = ours.
+  std::filesystem::path working_directory;
 };
 
 struct SubprocessResult {
@@ -31,13 +44,18 @@ struct SubprocessResult {
   /// The signal that ended the child, 0 when it exited.
   int term_signal = 0;
   bool timed_out = false;
+  /// `options.cancelled` returned true and the child was killed.
+  bool cancelled = false;
   std::string stdout_data;
   bool stdout_truncated = false;
   std::string stderr_tail;
   std::chrono::milliseconds elapsed{0};
 
-  bool Succeeded() const noexcept { return !timed_out && term_signal == 0 && exit_code == 0; }
-  /// "exit code 1", "killed by signal 9", "timed out after 30000 ms" — for messages.
+  bool Succeeded() const noexcept {
+    return !timed_out && !cancelled && term_signal == 0 && exit_code == 0;
+  }
+  /// "exit code 1", "killed by signal 9", "timed out after 30000 ms", "cancelled" — for
+  /// messages.
   std::string Describe() const;
 };
 

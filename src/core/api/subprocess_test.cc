@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <atomic>
 #include <fstream>
 #include <string>
+#include <vector>
 
 namespace sg {
 namespace {
@@ -80,6 +82,46 @@ TEST(SubprocessTest, TimeoutKillsTheWholeProcessGroup) {
   }
   EXPECT_NE(::kill(grandchild, 0), 0) << "grandchild " << grandchild << " survived";
   std::filesystem::remove(marker);
+}
+
+TEST(SubprocessTest, LineCallbackSeesEveryLineAsItArrives) {
+  auto options = Shell("printf 'progress=continue\\nout_time_us=5\\n'; sleep 0.2; printf 'end'");
+  std::vector<std::string> lines;
+  options.on_stdout_line = [&](std::string_view line) { lines.emplace_back(line); };
+  auto result = RunSubprocess(options);
+  ASSERT_TRUE(result);
+  EXPECT_TRUE(result->Succeeded());
+  // The last line has no newline: it is still delivered, at EOF.
+  EXPECT_EQ(lines, (std::vector<std::string>{"progress=continue", "out_time_us=5", "end"}));
+  EXPECT_TRUE(result->stdout_data.empty());
+}
+
+TEST(SubprocessTest, CancelKillsTheChildPromptly) {
+  std::atomic<bool> stop{false};
+  auto options = Shell("echo started; sleep 30");
+  options.poll_interval = 20ms;
+  options.on_stdout_line = [&](std::string_view line) {
+    if (line == "started") {
+      stop = true;
+    }
+  };
+  options.cancelled = [&] { return stop.load(); };
+  auto result = RunSubprocess(options);
+  ASSERT_TRUE(result);
+  EXPECT_TRUE(result->cancelled);
+  EXPECT_FALSE(result->timed_out);
+  EXPECT_FALSE(result->Succeeded());
+  EXPECT_EQ(result->term_signal, SIGKILL);
+  EXPECT_LT(result->elapsed, 5s);
+  EXPECT_NE(result->Describe().find("cancelled"), std::string::npos);
+}
+
+TEST(SubprocessTest, RunsInTheGivenWorkingDirectory) {
+  auto options = Shell("pwd");
+  options.working_directory = "/tmp";
+  auto result = RunSubprocess(options);
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->stdout_data, "/tmp\n");
 }
 
 TEST(SubprocessTest, StdinIsDevNull) {

@@ -14,10 +14,12 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/buffer_body.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -34,6 +36,7 @@
 #include <cerrno>
 #include <condition_variable>
 #include <exception>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <optional>
@@ -121,6 +124,9 @@ struct Connection {
   /// close the socket then (the fd number could be reused under the reader), only shut
   /// it down, which wakes the reader.
   bool streaming = false;
+  /// Set while a streamed response body (ResponseStream) waits for data: wakes it so it
+  /// can see that the server drains.
+  std::function<void()> interrupt;
 };
 
 struct ServerCore {
@@ -440,6 +446,94 @@ awaitable<bool> WriteResponse(Impl* impl, beast::tcp_stream& stream,
   co_return !write_error;
 }
 
+/// Wakes a streamed-body writer: the producer pushed data or ended, or the server drains.
+/// `pending` closes the gap between "nothing queued" and the start of the wait.
+struct StreamWaker {
+  explicit StreamWaker(const asio::any_io_executor& executor) : timer(executor) {}
+  asio::steady_timer timer;
+  std::atomic<bool> pending{false};
+};
+
+/// Writes a response whose body is a ResponseStream (Server-Sent Events): the head, then
+/// each piece the producer pushes (chunked on HTTP/1.1, close-delimited on 1.0), a
+/// heartbeat when idle. Holds no thread while waiting. Ends when the producer ends, the
+/// client is gone (a write fails or times out) or the server drains; the connection is
+/// closed afterwards, so no keep-alive follows.
+awaitable<void> WriteStreamedResponse(Impl* impl, Connection& connection,
+                                      const FinalResponse& final_response, unsigned version) {
+  beast::tcp_stream& stream = connection.stream;
+  const HttpResponse& source = final_response.response;
+  std::shared_ptr<ResponseStream> body = source.stream;
+  const bool chunked = version >= 11;
+  http::response<http::empty_body> head;
+  head.version(version);
+  head.result(static_cast<unsigned>(source.status));
+  for (const auto& [name, value] : source.headers) {
+    if (!name.empty() && !HasLineBreak(name) && !HasLineBreak(value)) {
+      head.insert(name, value);
+    }
+  }
+  head.keep_alive(false);
+  if (chunked) {
+    head.chunked(true);
+  }
+  http::response_serializer<http::empty_body> serializer{head};
+  stream.expires_after(impl->options.write_timeout);
+  auto [head_error, head_written] = co_await http::async_write_header(stream, serializer, kTuple);
+  bool broken = static_cast<bool>(head_error);
+
+  auto waker = std::make_shared<StreamWaker>(stream.get_executor());
+  auto executor = stream.get_executor();
+  body->SetWakeup([waker, executor] {
+    waker->pending.store(true);
+    asio::post(executor, [waker] { waker->timer.cancel(); });
+  });
+  connection.interrupt = [waker] {
+    waker->pending.store(true);
+    waker->timer.cancel();
+  };
+  const auto& stream_options = body->options();
+  auto write_piece = [&](std::string_view piece) -> awaitable<bool> {
+    stream.expires_after(impl->options.write_timeout);
+    if (chunked) {
+      auto [error, written] =
+          co_await asio::async_write(stream, http::make_chunk(asio::buffer(piece)), kTuple);
+      co_return !error;
+    }
+    auto [error, written] = co_await asio::async_write(stream, asio::buffer(piece), kTuple);
+    co_return !error;
+  };
+  std::string piece;
+  while (!broken) {
+    waker->pending.store(false);
+    ResponseStream::Take state = body->TakeQueued(piece);
+    if (state == ResponseStream::Take::kData) {
+      broken = !co_await write_piece(piece);
+      continue;
+    }
+    if (state == ResponseStream::Take::kEnded || impl->draining.load()) {
+      break;
+    }
+    if (waker->pending.load()) {
+      continue;
+    }
+    waker->timer.expires_after(stream_options.heartbeat.empty()
+                                   ? std::chrono::milliseconds(3'600'000)
+                                   : stream_options.heartbeat_interval);
+    auto [wait_error] = co_await waker->timer.async_wait(kTuple);
+    if (!wait_error && !stream_options.heartbeat.empty()) {
+      broken = !co_await write_piece(stream_options.heartbeat);
+    }
+  }
+  connection.interrupt = nullptr;
+  body->SetWakeup(nullptr);
+  body->Cancel();  // the producer stops and releases what it holds
+  if (!broken && chunked) {
+    stream.expires_after(impl->options.write_timeout);
+    co_await asio::async_write(stream, http::make_chunk_last(), kTuple);
+  }
+}
+
 bool IsMalformedRequest(const beast::error_code& error) {
   if (error.category() != http::make_error_code(http::error::end_of_stream).category()) {
     return false;  // socket errors, timeouts, cancellation: the client is gone
@@ -644,6 +738,16 @@ awaitable<void> Session(Impl* impl, std::shared_ptr<Connection> connection, Stea
     }
 
     FinalResponse final_response = pipeline.Finish(exchange, std::move(*response));
+    // A streamed body (Server-Sent Events) ends the connection when it ends.
+    const bool streamed = final_response.response.stream != nullptr && !final_response.head &&
+                          !IsBodylessStatus(final_response.response.status);
+    if (final_response.response.stream && !streamed) {
+      final_response.response.stream->Cancel();
+    }
+    if (streamed) {
+      co_await WriteStreamedResponse(impl, *connection, final_response, version);
+      break;
+    }
     // Draining: finish this request, then close (the client learns it from the header).
     bool keep_alive = client_keep_alive && !close_after && !impl->draining.load();
     if (!co_await WriteResponse(impl, stream, final_response, version, keep_alive)) {
@@ -811,6 +915,8 @@ void HttpServer::Stop(Deadline deadline) noexcept {
       asio::post(connection->stream.get_executor(), [connection] {
         if (connection->idle) {
           connection->stream.cancel();
+        } else if (connection->interrupt) {
+          connection->interrupt();  // a streamed response ends now
         }
       });
     }

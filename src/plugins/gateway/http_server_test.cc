@@ -110,6 +110,27 @@ class Client {
 
   void WriteRaw(std::string_view bytes) { asio::write(socket_, asio::buffer(bytes)); }
 
+  /// Reads raw bytes until `needle` was seen (true) or the server closed / kIoTimeout
+  /// passed (false). Everything read so far stays in `raw()`.
+  bool ReadUntil(std::string_view needle) {
+    char piece[4096];
+    while (raw_.find(needle) == std::string::npos) {
+      beast::error_code error;
+      std::size_t got = socket_.read_some(asio::buffer(piece), error);
+      if (error) {
+        return false;
+      }
+      raw_.append(piece, got);
+    }
+    return true;
+  }
+  const std::string& raw() const { return raw_; }
+  void Close() {
+    beast::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+
   /// True when the server closed the connection (EOF or reset) before kIoTimeout;
   /// bytes the server sent first are skipped.
   bool WaitClosed() {
@@ -142,6 +163,7 @@ class Client {
   asio::io_context io_;
   tcp::socket socket_;
   beast::flat_buffer buffer_;
+  std::string raw_;
 };
 
 struct Envelope {
@@ -958,6 +980,106 @@ TEST_F(GatewayServerTest, DrainDeadlineClosesConnectionsThatDoNotFinish) {
   stopper.join();
 
   EXPECT_EQ(plugin_->CheckHealth().status, HealthStatus::kDown);
+}
+
+// ---- Streamed response bodies (HttpResponse::stream, Server-Sent Events) ------------------
+
+/// A route whose handler hands out a ResponseStream the test then produces into.
+struct StreamRoute {
+  std::mutex mutex;
+  std::vector<std::shared_ptr<ResponseStream>> streams;
+  std::atomic<int> cancelled{0};
+
+  HttpHandler Handler(ResponseStream::Options options) {
+    return [this, options](const HttpRequest&) -> Result<HttpResponse> {
+      auto stream = std::make_shared<ResponseStream>(options);
+      stream->OnCancel([this] { ++cancelled; });
+      {
+        std::lock_guard lock(mutex);
+        streams.push_back(stream);
+      }
+      HttpResponse response;
+      response.SetHeader("Content-Type", "text/event-stream");
+      response.stream = stream;
+      return response;
+    };
+  }
+  std::shared_ptr<ResponseStream> At(std::size_t index) {
+    std::lock_guard lock(mutex);
+    return index < streams.size() ? streams[index] : nullptr;
+  }
+};
+
+TEST_F(GatewayServerTest, StreamedResponseDeliversEachPieceAsItIsPushedThenEnds) {
+  StreamRoute route;
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("GET", "/events", route.Handler({}), {.blocking = false}));
+  });
+  Client client(port_);
+  client.WriteRaw("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\n"));
+  EXPECT_NE(client.raw().find("Transfer-Encoding: chunked"), std::string::npos) << client.raw();
+  EXPECT_NE(client.raw().find("text/event-stream"), std::string::npos);
+  ASSERT_TRUE(Eventually([&] { return route.At(0) != nullptr; }));
+  // The second piece is pushed only after the first arrived: delivery is not batched.
+  ASSERT_TRUE(route.At(0)->Push("data: one\n\n"));
+  ASSERT_TRUE(client.ReadUntil("data: one"));
+  ASSERT_TRUE(route.At(0)->Push("data: two\n\n"));
+  ASSERT_TRUE(client.ReadUntil("data: two"));
+  route.At(0)->End();
+  EXPECT_TRUE(client.ReadUntil("\r\n0\r\n\r\n"));  // the last chunk
+  EXPECT_TRUE(client.WaitClosed());
+}
+
+TEST_F(GatewayServerTest, IdleStreamGetsHeartbeatsAndAVanishedClientCancelsIt) {
+  StreamRoute route;
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ResponseStream::Options options{.heartbeat = ": ping\n\n", .heartbeat_interval = 20ms};
+    ASSERT_TRUE(router.AddRoute("GET", "/events", route.Handler(options), {.blocking = false}));
+  });
+  {
+    Client client(port_);
+    client.WriteRaw("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(client.ReadUntil(": ping"));
+    client.Close();
+  }
+  // The next heartbeat fails to write: the producer learns the client is gone.
+  EXPECT_TRUE(Eventually([&] { return route.cancelled.load() == 1; }));
+  EXPECT_FALSE(route.At(0)->active());
+}
+
+TEST_F(GatewayServerTest, OpenStreamsHoldNoHandlerThread) {
+  StreamRoute route;
+  auto config = TestConfig();
+  config.handler_threads = 1;
+  StartGateway(config, [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("GET", "/events", route.Handler({})));
+    ASSERT_TRUE(router.AddRoute("GET", "/fast", Reply("ok")));
+  });
+  std::vector<std::unique_ptr<Client>> watchers;
+  for (int i = 0; i < 4; ++i) {
+    watchers.push_back(std::make_unique<Client>(port_));
+    watchers.back()->WriteRaw("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(watchers.back()->ReadUntil("\r\n\r\n"));
+  }
+  Client client(port_);
+  EXPECT_EQ(client.Get("/fast").body(), "ok");
+}
+
+TEST_F(GatewayServerTest, DrainEndsOpenStreamsPromptly) {
+  StreamRoute route;
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("GET", "/events", route.Handler({}), {.blocking = false}));
+  });
+  Client client(port_);
+  client.WriteRaw("GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\n"));
+  auto started = std::chrono::steady_clock::now();
+  plugin_->Stop(started + 5s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
+  EXPECT_TRUE(client.ReadUntil("0\r\n\r\n"));
+  EXPECT_EQ(route.cancelled.load(), 1);
+  plugin_.reset();
 }
 
 // ---- Streamed request bodies (RouteOptions::stream_body) --------------------------------

@@ -70,6 +70,97 @@ HttpResponse& HttpResponse::SetHeader(std::string name, std::string value) {
   return *this;
 }
 
+ResponseStream::ResponseStream(Options options) : options_(std::move(options)) {}
+
+bool ResponseStream::Push(std::string_view bytes) {
+  std::function<void()> wakeup;
+  {
+    std::unique_lock lock(mutex_);
+    if (ended_ || cancelled_) {
+      return false;
+    }
+    if (queued_.size() + bytes.size() > options_.max_buffered_bytes) {
+      // A consumer this far behind is not reading: end the stream instead of growing.
+      overflowed_ = true;
+      ended_ = true;
+      FireCancelLocked(lock);
+      return false;
+    }
+    queued_.append(bytes);
+    wakeup = wakeup_;
+  }
+  if (wakeup) {
+    wakeup();
+  }
+  return true;
+}
+
+void ResponseStream::End() {
+  std::function<void()> wakeup;
+  {
+    std::lock_guard lock(mutex_);
+    if (ended_) {
+      return;
+    }
+    ended_ = true;
+    wakeup = wakeup_;
+  }
+  if (wakeup) {
+    wakeup();
+  }
+}
+
+void ResponseStream::OnCancel(std::function<void()> callback) {
+  std::unique_lock lock(mutex_);
+  on_cancel_ = std::move(callback);
+  if (cancelled_) {
+    FireCancelLocked(lock);
+  }
+}
+
+bool ResponseStream::active() const {
+  std::lock_guard lock(mutex_);
+  return !ended_ && !cancelled_;
+}
+
+ResponseStream::Take ResponseStream::TakeQueued(std::string& out) {
+  std::lock_guard lock(mutex_);
+  out.clear();
+  if (!queued_.empty()) {
+    out.swap(queued_);
+    return Take::kData;
+  }
+  return ended_ || cancelled_ ? Take::kEnded : Take::kEmpty;
+}
+
+void ResponseStream::SetWakeup(std::function<void()> wakeup) {
+  std::lock_guard lock(mutex_);
+  wakeup_ = std::move(wakeup);
+}
+
+void ResponseStream::Cancel() {
+  std::unique_lock lock(mutex_);
+  ended_ = true;
+  wakeup_ = nullptr;
+  FireCancelLocked(lock);
+}
+
+bool ResponseStream::overflowed() const {
+  std::lock_guard lock(mutex_);
+  return overflowed_;
+}
+
+void ResponseStream::FireCancelLocked(std::unique_lock<std::mutex>& lock) {
+  cancelled_ = true;
+  auto callback = std::move(on_cancel_);
+  on_cancel_ = nullptr;
+  lock.unlock();
+  if (callback) {
+    callback();
+  }
+  lock.lock();
+}
+
 int HttpStatusFor(ErrorCode code) noexcept {
   switch (code) {
     case ErrorCode::kInvalidArgument:

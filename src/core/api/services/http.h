@@ -3,10 +3,12 @@
 /// Boost.Beast here: handlers see plain request/response values, so plugins compile fast
 /// and can be tested without sockets.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -83,10 +85,62 @@ struct HttpRequest {
 /// themselves use it to stay consistent.
 int HttpStatusFor(ErrorCode code) noexcept;
 
+/// A response body produced over time, such as Server-Sent Events: the gateway sends the
+/// head, then writes whatever the producer pushed (chunked transfer encoding) as it
+/// arrives, without holding a thread while it waits. The producer pushes from any thread.
+/// Memory is bounded: a consumer that falls more than `max_buffered_bytes` behind is cut
+/// off (the stream ends and `overflowed()` says why) rather than buffering without limit.
+class ResponseStream {
+ public:
+  struct Options {
+    std::size_t max_buffered_bytes = 256 * 1024;
+    /// Written when nothing else was for `heartbeat_interval` (SSE: a comment line), so
+    /// proxies and clients see a live connection. Empty = no heartbeat.
+    std::string heartbeat;
+    std::chrono::milliseconds heartbeat_interval{15'000};
+  };
+  explicit ResponseStream(Options options);
+
+  // ---- producer side
+  /// Queues bytes; false when the stream is over (ended, cancelled or overflowed).
+  bool Push(std::string_view bytes);
+  /// No more data: the gateway finishes the body once what is queued was written.
+  void End();
+  /// Called once when the consumer goes away (client closed, server draining, overflow),
+  /// on the thread that noticed; use it to unsubscribe. Runs at once when already over.
+  void OnCancel(std::function<void()> callback);
+  bool active() const;
+
+  // ---- consumer side (the gateway)
+  enum class Take { kData, kEmpty, kEnded };
+  /// Moves what is queued into `out` (replacing its contents).
+  Take TakeQueued(std::string& out);
+  /// Called (from the producer's thread) whenever data or the end becomes available.
+  void SetWakeup(std::function<void()> wakeup);
+  /// The consumer is gone: ends the stream and runs the cancel callback.
+  void Cancel();
+  bool overflowed() const;
+  const Options& options() const noexcept { return options_; }
+
+ private:
+  void FireCancelLocked(std::unique_lock<std::mutex>& lock);
+
+  const Options options_;
+  mutable std::mutex mutex_;
+  std::string queued_;
+  bool ended_ = false;
+  bool cancelled_ = false;
+  bool overflowed_ = false;
+  std::function<void()> wakeup_;
+  std::function<void()> on_cancel_;
+};
+
 struct HttpResponse {
   int status = 200;
   HttpHeaders headers;
   std::string body;
+  /// When set, `body` is ignored and the body comes from this stream (GET only).
+  std::shared_ptr<ResponseStream> stream;
 
   HttpResponse& SetHeader(std::string name, std::string value);
   /// `application/json` body.
