@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "core/api/services/metadata_store.h"
@@ -38,6 +41,10 @@ class TempDir {
  private:
   fs::path path_;
 };
+
+WallTime FromMsForTest(std::int64_t ms) {
+  return WallTime(std::chrono::duration_cast<WallTime::duration>(milliseconds(ms)));
+}
 
 ContentRecord MakeContent(std::string title, std::string description = "",
                           std::vector<std::string> tags = {}) {
@@ -667,6 +674,428 @@ TEST_F(MetadataStoreTest, ConcurrentReadersAndWritersDoNotFail) {
   }
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(store_->SearchContent({.text = "item", .limit = 100})->items.size(), 100u);
+}
+
+// ---- schema v2: frame rate and poster on contents
+
+TEST_F(MetadataStoreTest, FrameRateAndPosterReadBackAndCanBePatched) {
+  ContentRecord c = MakeContent("clip");
+  c.frame_rate = 29.97;
+  ASSERT_TRUE(store_->CreateContent(c));
+  auto got = store_->GetContent(c.id);
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_DOUBLE_EQ(got->frame_rate, 29.97);
+  EXPECT_EQ(got->poster_key, "");
+  auto updated =
+      store_->UpdateContent(c.id, {.frame_rate = 25.0, .poster_key = "media/x/poster.jpg"});
+  ASSERT_TRUE(updated) << updated.error().ToString();
+  EXPECT_DOUBLE_EQ(updated->frame_rate, 25.0);
+  EXPECT_EQ(updated->poster_key, "media/x/poster.jpg");
+  EXPECT_EQ(updated->title, "clip");
+  // Found by search too: the score column comes after every content column.
+  auto page = store_->SearchContent({.text = "clip"});
+  ASSERT_TRUE(page) << page.error().ToString();
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0].poster_key, "media/x/poster.jpg");
+}
+
+TEST_F(MetadataStoreTest, NegativeFrameRateIsInvalidArgument) {
+  ContentRecord c = MakeContent("clip");
+  c.frame_rate = -1;
+  auto created = store_->CreateContent(c);
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code, ErrorCode::kInvalidArgument);
+  auto ok = Create(MakeContent("clip"));
+  auto updated = store_->UpdateContent(ok.id, {.frame_rate = -30.0});
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(updated.error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(MetadataStoreTest, AVersion1DatabaseUpgradesAndKeepsItsRows) {
+  store_.reset();
+  auto options = Options();
+  options.path = dir_.path() / "v1.db";
+  {
+    auto v1 = SqliteMetadataStore::Open(options, clock_, Migrations().first(1));
+    ASSERT_TRUE(v1) << v1.error().ToString();
+    EXPECT_EQ((*v1)->schema_version(), 1);
+  }
+  const std::string id = NewId();
+  {
+    // Rows as the version-1 binary wrote them (its INSERT has no v2 columns).
+    SQLite::Database raw(options.path.string(), SQLite::OPEN_READWRITE);
+    raw.exec(fmt::format(
+        "INSERT INTO contents (id, owner, title, visibility, status, size, duration_seconds, "
+        "width, height, created_at, updated_at) VALUES ('{}', 'alice', 'old clip', 'public', "
+        "'ready', 1234, 60.5, 1920, 1080, 1000, 2000)",
+        id));
+    raw.exec(fmt::format(
+        "INSERT INTO content_tags (content_id, tag, position) VALUES ('{}', 'old', 0)", id));
+    raw.exec(
+        "INSERT INTO contents_fts (rowid, title, description, tags) "
+        "VALUES (1, 'old clip', '', 'old')");
+  }
+  auto opened = SqliteMetadataStore::Open(options, clock_);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  auto& store = *opened;
+  EXPECT_EQ(store->schema_version(), static_cast<int>(Migrations().size()));
+  auto got = store->GetContent(id);
+  ASSERT_TRUE(got) << got.error().ToString();
+  EXPECT_EQ(got->title, "old clip");
+  EXPECT_EQ(got->tags, std::vector<std::string>{"old"});
+  EXPECT_EQ(got->size, 1234u);
+  EXPECT_EQ(got->duration_seconds, 60.5);
+  EXPECT_EQ(got->height, 1080);
+  EXPECT_EQ(got->frame_rate, 0);
+  EXPECT_EQ(got->poster_key, "");
+  EXPECT_EQ(got->created_at, FromMsForTest(1000));
+  EXPECT_EQ(store->SearchContent({.text = "old"})->items.size(), 1u);
+  // The upgraded file takes media for the old content, and deleting it cascades.
+  ASSERT_TRUE(store->PutRendition({.content_id = id, .name = "360p", .height = 360}));
+  ASSERT_TRUE(store->PutSegment({.content_id = id, .rendition = "360p", .number = 0}));
+  ASSERT_TRUE(store->DeleteContent(id));
+  store.reset();
+  SQLite::Database raw(options.path.string());
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM renditions").getInt(), 0);
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM segments").getInt(), 0);
+}
+
+// ---- renditions and segments
+
+TEST_F(MetadataStoreTest, RenditionReadsBackWithEveryField) {
+  auto c = Create(MakeContent("clip"));
+  RenditionRecord r{.content_id = c.id,
+                    .name = "720p",
+                    .kind = "video",
+                    .codec = "avc1.64001f",
+                    .bandwidth = 2'000'000,
+                    .width = 1280,
+                    .height = 720,
+                    .frame_rate = 29.97,
+                    .sample_rate = 0,
+                    .channels = 0,
+                    .init_key = "media/" + c.id + "/720p/init.mp4",
+                    .target_segment_seconds = 4,
+                    .complete = true,
+                    .created_at = clock_.WallNow() - milliseconds(500)};
+  ASSERT_TRUE(store_->PutRendition(r));
+  RenditionRecord audio{.content_id = c.id,
+                        .name = "audio",
+                        .kind = "audio",
+                        .codec = "mp4a.40.2",
+                        .bandwidth = 128'000,
+                        .sample_rate = 48'000,
+                        .channels = 2};
+  ASSERT_TRUE(store_->PutRendition(audio));
+  auto list = store_->ListRenditions(c.id);
+  ASSERT_TRUE(list) << list.error().ToString();
+  ASSERT_EQ(list->size(), 2u);
+  const auto& got = (*list)[0];
+  EXPECT_EQ(got.content_id, c.id);
+  EXPECT_EQ(got.name, "720p");
+  EXPECT_EQ(got.kind, "video");
+  EXPECT_EQ(got.codec, "avc1.64001f");
+  EXPECT_EQ(got.bandwidth, 2'000'000u);
+  EXPECT_EQ(got.width, 1280);
+  EXPECT_EQ(got.height, 720);
+  EXPECT_DOUBLE_EQ(got.frame_rate, 29.97);
+  EXPECT_EQ(got.init_key, r.init_key);
+  EXPECT_EQ(got.target_segment_seconds, 4);
+  EXPECT_TRUE(got.complete);
+  EXPECT_EQ(got.created_at, r.created_at);
+  const auto& got_audio = (*list)[1];
+  EXPECT_EQ(got_audio.kind, "audio");
+  EXPECT_EQ(got_audio.codec, "mp4a.40.2");
+  EXPECT_EQ(got_audio.sample_rate, 48'000);
+  EXPECT_EQ(got_audio.channels, 2);
+  EXPECT_FALSE(got_audio.complete);
+  EXPECT_EQ(got_audio.created_at, clock_.WallNow());  // unset = now
+}
+
+TEST_F(MetadataStoreTest, PuttingARenditionAgainReplacesItButKeepsItsSegments) {
+  auto c = Create(MakeContent("clip"));
+  ASSERT_TRUE(store_->PutRendition(
+      {.content_id = c.id, .name = "360p", .codec = "avc1.42c01e", .height = 360}));
+  const WallTime first = clock_.WallNow();
+  ASSERT_TRUE(store_->PutSegment({.content_id = c.id, .rendition = "360p", .number = 0}));
+  clock_.Advance(milliseconds(1000));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id,
+                                    .name = "360p",
+                                    .codec = "avc1.64001e",
+                                    .bandwidth = 500'000,
+                                    .height = 360,
+                                    .complete = true}));
+  auto list = store_->ListRenditions(c.id);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].codec, "avc1.64001e");
+  EXPECT_EQ((*list)[0].bandwidth, 500'000u);
+  EXPECT_TRUE((*list)[0].complete);
+  EXPECT_EQ((*list)[0].created_at, first);  // first recorded, not the replacement time
+  EXPECT_EQ(store_->ListSegments(c.id, "360p")->size(), 1u);
+}
+
+TEST_F(MetadataStoreTest, RenditionOfAnUnknownContentIsNotFound) {
+  auto put = store_->PutRendition({.content_id = NewId(), .name = "360p"});
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, InvalidRenditionsAreInvalidArgumentAndStoreNothing) {
+  auto c = Create(MakeContent("clip"));
+  const RenditionRecord good{.content_id = c.id, .name = "360p", .height = 360};
+  std::vector<std::pair<std::string, RenditionRecord>> cases;
+  auto with = [&](std::string label, auto change) {
+    RenditionRecord r = good;
+    change(r);
+    cases.emplace_back(std::move(label), r);
+  };
+  with("bad content id", [](auto& r) { r.content_id = "../x"; });
+  with("empty name", [](auto& r) { r.name = ""; });
+  with("upper-case name", [](auto& r) { r.name = "360P"; });
+  with("slash in name", [](auto& r) { r.name = "a/b"; });
+  with("dot name", [](auto& r) { r.name = ".."; });
+  with("33-character name", [](auto& r) { r.name = std::string(33, 'a'); });
+  with("kind", [](auto& r) { r.kind = "subtitles"; });
+  with("width", [](auto& r) { r.width = -1; });
+  with("height", [](auto& r) { r.height = -360; });
+  with("frame rate", [](auto& r) { r.frame_rate = -30; });
+  with("nan frame rate", [](auto& r) { r.frame_rate = std::nan(""); });
+  with("sample rate", [](auto& r) { r.sample_rate = -1; });
+  with("channels", [](auto& r) { r.channels = -2; });
+  with("segment length", [](auto& r) { r.target_segment_seconds = -4; });
+  with("bandwidth beyond int64", [](auto& r) { r.bandwidth = ~std::uint64_t{0}; });
+  for (const auto& [label, rendition] : cases) {
+    SCOPED_TRACE(label);
+    auto put = store_->PutRendition(rendition);
+    ASSERT_FALSE(put);
+    EXPECT_EQ(put.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(store_->ListRenditions(c.id)->empty());
+  // The limits themselves are accepted.
+  RenditionRecord edge = good;
+  edge.name = "a_b-" + std::string(28, '9');
+  EXPECT_TRUE(store_->PutRendition(edge));
+}
+
+TEST_F(MetadataStoreTest, RenditionsListVideoByHeightThenAudio) {
+  auto c = Create(MakeContent("clip"));
+  auto other = Create(MakeContent("other"));
+  for (auto [name, kind, height] :
+       std::vector<std::tuple<std::string, std::string, std::int64_t>>{{"audio", "audio", 0},
+                                                                       {"1080p", "video", 1080},
+                                                                       {"360p", "video", 360},
+                                                                       {"720p", "video", 720},
+                                                                       {"480p", "video", 480}}) {
+    ASSERT_TRUE(
+        store_->PutRendition({.content_id = c.id, .name = name, .kind = kind, .height = height}));
+  }
+  ASSERT_TRUE(store_->PutRendition({.content_id = other.id, .name = "240p", .height = 240}));
+  auto list = store_->ListRenditions(c.id);
+  ASSERT_TRUE(list) << list.error().ToString();
+  std::vector<std::string> names;
+  for (const auto& r : *list) {
+    names.push_back(r.name);
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"360p", "480p", "720p", "1080p", "audio"}));
+}
+
+TEST_F(MetadataStoreTest, ListsOfAnUnknownContentOrRenditionAreEmpty) {
+  auto c = Create(MakeContent("clip"));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "360p"}));
+  ASSERT_TRUE(store_->PutSegment({.content_id = c.id, .rendition = "360p", .number = 0}));
+  EXPECT_TRUE(store_->ListRenditions(NewId())->empty());
+  EXPECT_TRUE(store_->ListSegments(NewId(), "360p")->empty());
+  EXPECT_TRUE(store_->ListSegments(c.id, "720p")->empty());
+}
+
+TEST_F(MetadataStoreTest, SegmentReadsBackAndPuttingItAgainReplacesIt) {
+  auto c = Create(MakeContent("clip"));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "480p", .height = 480}));
+  const std::string key = "media/" + c.id + "/480p/segment_0.m4s";
+  ASSERT_TRUE(store_->PutSegment({.content_id = c.id,
+                                  .rendition = "480p",
+                                  .number = 0,
+                                  .duration_seconds = 4.004,
+                                  .bytes = 123'456,
+                                  .object_key = key}));
+  const WallTime first = clock_.WallNow();
+  auto list = store_->ListSegments(c.id, "480p");
+  ASSERT_TRUE(list) << list.error().ToString();
+  ASSERT_EQ(list->size(), 1u);
+  const auto& got = (*list)[0];
+  EXPECT_EQ(got.content_id, c.id);
+  EXPECT_EQ(got.rendition, "480p");
+  EXPECT_EQ(got.number, 0u);
+  EXPECT_DOUBLE_EQ(got.duration_seconds, 4.004);
+  EXPECT_EQ(got.bytes, 123'456u);
+  EXPECT_EQ(got.object_key, key);
+  EXPECT_EQ(got.created_at, first);
+
+  // A re-run job records the same segment again: one row, the new values.
+  clock_.Advance(milliseconds(2000));
+  ASSERT_TRUE(store_->PutSegment({.content_id = c.id,
+                                  .rendition = "480p",
+                                  .number = 0,
+                                  .duration_seconds = 3.5,
+                                  .bytes = 99,
+                                  .object_key = key}));
+  list = store_->ListSegments(c.id, "480p");
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_DOUBLE_EQ((*list)[0].duration_seconds, 3.5);
+  EXPECT_EQ((*list)[0].bytes, 99u);
+  EXPECT_EQ((*list)[0].created_at, clock_.WallNow());
+}
+
+TEST_F(MetadataStoreTest, SegmentOfAnUnknownRenditionIsNotFound) {
+  auto c = Create(MakeContent("clip"));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "360p"}));
+  auto put = store_->PutSegment({.content_id = c.id, .rendition = "720p", .number = 0});
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, ErrorCode::kNotFound);
+  EXPECT_NE(put.error().message.find("720p"), std::string::npos) << put.error().message;
+  put = store_->PutSegment({.content_id = NewId(), .rendition = "360p", .number = 0});
+  ASSERT_FALSE(put);
+  EXPECT_EQ(put.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, InvalidSegmentsAreInvalidArgumentAndStoreNothing) {
+  auto c = Create(MakeContent("clip"));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "360p"}));
+  const SegmentRecord good{.content_id = c.id, .rendition = "360p", .number = 0};
+  std::vector<std::pair<std::string, SegmentRecord>> cases;
+  auto with = [&](std::string label, auto change) {
+    SegmentRecord s = good;
+    change(s);
+    cases.emplace_back(std::move(label), s);
+  };
+  with("bad content id", [](auto& s) { s.content_id = "NOT-AN-ID"; });
+  with("bad rendition", [](auto& s) { s.rendition = "360p/../x"; });
+  with("negative duration", [](auto& s) { s.duration_seconds = -0.5; });
+  with("infinite duration", [](auto& s) { s.duration_seconds = HUGE_VAL; });
+  with("bytes beyond int64", [](auto& s) { s.bytes = ~std::uint64_t{0}; });
+  for (const auto& [label, segment] : cases) {
+    SCOPED_TRACE(label);
+    auto put = store_->PutSegment(segment);
+    ASSERT_FALSE(put);
+    EXPECT_EQ(put.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_TRUE(store_->ListSegments(c.id, "360p")->empty());
+}
+
+TEST_F(MetadataStoreTest, SegmentsListByNumberForOneRenditionOnly) {
+  auto c = Create(MakeContent("clip"));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "360p"}));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "720p"}));
+  // Recorded out of order (ffmpeg finishes rungs at different times); numbers above 9
+  // must sort numerically, not as text.
+  for (std::uint32_t number : {2u, 10u, 0u, 1u, 9u}) {
+    ASSERT_TRUE(store_->PutSegment({.content_id = c.id, .rendition = "360p", .number = number}));
+  }
+  ASSERT_TRUE(store_->PutSegment({.content_id = c.id, .rendition = "720p", .number = 5}));
+  auto list = store_->ListSegments(c.id, "360p");
+  ASSERT_TRUE(list) << list.error().ToString();
+  std::vector<std::uint32_t> numbers;
+  for (const auto& s : *list) {
+    numbers.push_back(s.number);
+    EXPECT_EQ(s.rendition, "360p");
+  }
+  EXPECT_EQ(numbers, (std::vector<std::uint32_t>{0, 1, 2, 9, 10}));
+}
+
+TEST_F(MetadataStoreTest, ATwoHourRenditionListsWithOneIndexedQueryInOrder) {
+  auto c = Create(MakeContent("feature film"));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "1080p", .height = 1080}));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "360p", .height = 360}));
+  constexpr std::uint32_t kSegments = 1800;  // 2 h of 4 s segments
+  for (std::uint32_t n = 0; n < kSegments; ++n) {
+    // Interleaved with another rung, as the transcode records them.
+    for (const char* rung : {"360p", "1080p"}) {
+      ASSERT_TRUE(store_->PutSegment({.content_id = c.id,
+                                      .rendition = rung,
+                                      .number = kSegments - 1 - n,
+                                      .duration_seconds = 4,
+                                      .bytes = 1'000'000,
+                                      .object_key = fmt::format("k/{}", n)}));
+    }
+  }
+  auto list = store_->ListSegments(c.id, "1080p");
+  ASSERT_TRUE(list) << list.error().ToString();
+  ASSERT_EQ(list->size(), kSegments);
+  for (std::uint32_t n = 0; n < kSegments; ++n) {
+    ASSERT_EQ((*list)[n].number, n);
+  }
+  // The query the store runs is a search of the primary key with no sort step.
+  SQLite::Database raw((dir_.path() / "streamgate.db").string());
+  SQLite::Statement plan(raw,
+                         "EXPLAIN QUERY PLAN SELECT number, duration_seconds, bytes, object_key, "
+                         "created_at FROM segments WHERE content_id = ? AND rendition = ? "
+                         "ORDER BY number");
+  std::string details;
+  while (plan.executeStep()) {
+    details += plan.getColumn(3).getString() + "\n";
+  }
+  EXPECT_NE(details.find("USING PRIMARY KEY (content_id=? AND rendition=?)"), std::string::npos)
+      << details;
+  EXPECT_EQ(details.find("TEMP B-TREE"), std::string::npos) << details;
+  EXPECT_EQ(details.find("SCAN"), std::string::npos) << details;
+}
+
+TEST_F(MetadataStoreTest, DeleteMediaForgetsOneContentsMediaAndIsIdempotent) {
+  auto c = Create(MakeContent("clip"));
+  auto other = Create(MakeContent("other"));
+  for (const auto& id : {c.id, other.id}) {
+    ASSERT_TRUE(store_->PutRendition({.content_id = id, .name = "360p"}));
+    ASSERT_TRUE(store_->PutRendition({.content_id = id, .name = "audio", .kind = "audio"}));
+    ASSERT_TRUE(store_->PutSegment({.content_id = id, .rendition = "360p", .number = 0}));
+    ASSERT_TRUE(store_->PutSegment({.content_id = id, .rendition = "audio", .number = 0}));
+  }
+  ASSERT_TRUE(store_->DeleteMedia(c.id));
+  EXPECT_TRUE(store_->ListRenditions(c.id)->empty());
+  EXPECT_TRUE(store_->ListSegments(c.id, "360p")->empty());
+  EXPECT_TRUE(store_->ListSegments(c.id, "audio")->empty());
+  EXPECT_TRUE(store_->GetContent(c.id));  // the content itself stays
+  EXPECT_EQ(store_->ListRenditions(other.id)->size(), 2u);
+  EXPECT_EQ(store_->ListSegments(other.id, "audio")->size(), 1u);
+  EXPECT_TRUE(store_->DeleteMedia(c.id));
+  EXPECT_TRUE(store_->DeleteMedia(NewId()));
+  // A transcode starting over records afresh.
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "360p"}));
+  EXPECT_TRUE(store_->PutSegment({.content_id = c.id, .rendition = "360p", .number = 0}));
+}
+
+TEST_F(MetadataStoreTest, DeleteContentRemovesItsRenditionsAndSegments) {
+  auto c = Create(MakeContent("clip"));
+  auto other = Create(MakeContent("other"));
+  for (const auto& id : {c.id, other.id}) {
+    ASSERT_TRUE(store_->PutRendition({.content_id = id, .name = "360p"}));
+    ASSERT_TRUE(store_->PutSegment({.content_id = id, .rendition = "360p", .number = 0}));
+    ASSERT_TRUE(store_->PutSegment({.content_id = id, .rendition = "360p", .number = 1}));
+  }
+  ASSERT_TRUE(store_->DeleteContent(c.id));
+  EXPECT_TRUE(store_->ListRenditions(c.id)->empty());
+  EXPECT_TRUE(store_->ListSegments(c.id, "360p")->empty());
+  SQLite::Database raw((dir_.path() / "streamgate.db").string());
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM renditions").getInt(), 1);
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM segments").getInt(), 2);
+  // A content created again under the same id starts with no media.
+  ContentRecord again = MakeContent("clip");
+  again.id = c.id;
+  ASSERT_TRUE(store_->CreateContent(again));
+  EXPECT_TRUE(store_->ListRenditions(c.id)->empty());
+}
+
+TEST_F(MetadataStoreTest, MediaSurvivesReopeningTheFile) {
+  auto c = Create(MakeContent("clip"));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id, .name = "360p", .complete = true}));
+  ASSERT_TRUE(store_->PutSegment({.content_id = c.id, .rendition = "360p", .number = 0}));
+  Reopen();
+  auto list = store_->ListRenditions(c.id);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_TRUE((*list)[0].complete);
+  EXPECT_EQ(store_->ListSegments(c.id, "360p")->size(), 1u);
 }
 
 // ---- plugin

@@ -81,7 +81,49 @@ CREATE TABLE upload_chunks (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<std::string_view, 1> kMigrations{kV1};
+// Version 2: transcoded media. The source's frame rate and the poster on contents;
+// renditions (one CMAF track each) and their segments, recorded one by one while the
+// transcode runs. Deleting a content deletes its renditions, which delete their segments
+// (foreign_keys is on for every connection that writes). Both tables are clustered on
+// their primary key (WITHOUT ROWID), so one rendition's segments are a single range scan
+// already in segment order.
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE contents ADD COLUMN frame_rate REAL NOT NULL DEFAULT 0 CHECK (frame_rate >= 0);
+ALTER TABLE contents ADD COLUMN poster_key TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE renditions (
+  content_id TEXT NOT NULL REFERENCES contents (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('video', 'audio')),
+  codec TEXT NOT NULL DEFAULT '',
+  bandwidth INTEGER NOT NULL DEFAULT 0 CHECK (bandwidth >= 0),
+  width INTEGER NOT NULL DEFAULT 0 CHECK (width >= 0),
+  height INTEGER NOT NULL DEFAULT 0 CHECK (height >= 0),
+  frame_rate REAL NOT NULL DEFAULT 0 CHECK (frame_rate >= 0),
+  sample_rate INTEGER NOT NULL DEFAULT 0 CHECK (sample_rate >= 0),
+  channels INTEGER NOT NULL DEFAULT 0 CHECK (channels >= 0),
+  init_key TEXT NOT NULL DEFAULT '',
+  target_segment_seconds REAL NOT NULL DEFAULT 0 CHECK (target_segment_seconds >= 0),
+  complete INTEGER NOT NULL DEFAULT 0 CHECK (complete IN (0, 1)),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (content_id, name)
+) WITHOUT ROWID;
+
+CREATE TABLE segments (
+  content_id TEXT NOT NULL,
+  rendition TEXT NOT NULL,
+  number INTEGER NOT NULL CHECK (number >= 0),
+  duration_seconds REAL NOT NULL DEFAULT 0 CHECK (duration_seconds >= 0),
+  bytes INTEGER NOT NULL DEFAULT 0 CHECK (bytes >= 0),
+  object_key TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (content_id, rendition, number),
+  FOREIGN KEY (content_id, rendition) REFERENCES renditions (content_id, name)
+    ON DELETE CASCADE
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<std::string_view, 2> kMigrations{kV1, kV2};
 
 }  // namespace
 

@@ -5,7 +5,10 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <condition_variable>
+#include <limits>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -111,7 +114,10 @@ std::string JoinTags(const std::vector<std::string>& tags) {
 constexpr std::string_view kContentColumns =
     "c.id, c.owner, c.title, c.description, c.category, c.visibility, c.status, "
     "c.status_reason, c.filename, c.content_type, c.object_key, c.size, c.sha256, "
-    "c.probe_json, c.duration_seconds, c.width, c.height, c.created_at, c.updated_at";
+    "c.probe_json, c.duration_seconds, c.width, c.height, c.created_at, c.updated_at, "
+    "c.frame_rate, c.poster_key";
+// A search with text selects its score right after the content columns.
+constexpr int kContentColumnCount = 21;
 
 ContentRecord ReadContentRow(SQLite::Statement& row) {
   ContentRecord c;
@@ -134,6 +140,8 @@ ContentRecord ReadContentRow(SQLite::Statement& row) {
   c.height = row.getColumn(16).getInt64();
   c.created_at = FromMs(row.getColumn(17).getInt64());
   c.updated_at = FromMs(row.getColumn(18).getInt64());
+  c.frame_rate = row.getColumn(19).getDouble();
+  c.poster_key = row.getColumn(20).getString();
   return c;
 }
 
@@ -232,6 +240,92 @@ bool UploadExists(Db& db, std::string_view id) {
   SQLite::Statement query(db, "SELECT 1 FROM upload_sessions WHERE id = ?");
   query.bind(1, std::string(id));
   return query.executeStep();
+}
+
+// ---- renditions and segments
+
+constexpr std::size_t kMaxRenditionNameLength = 32;
+
+// The name becomes a path segment of object keys and URLs: keep it to [a-z0-9_-]{1,32}.
+bool IsValidRenditionName(std::string_view name) {
+  if (name.empty() || name.size() > kMaxRenditionNameLength) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+  });
+}
+
+// SQLite integers are signed 64-bit: a larger unsigned value would come back negative.
+bool FitsInt64(std::uint64_t value) {
+  return value <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+}
+
+bool IsNonNegative(double value) { return std::isfinite(value) && value >= 0; }
+
+Result<> ValidateRendition(const RenditionRecord& r) {
+  if (!IsValidId(r.content_id)) {
+    return MakeError(ErrorCode::kInvalidArgument, "invalid content id \"{}\"", r.content_id);
+  }
+  if (!IsValidRenditionName(r.name)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "invalid rendition name \"{}\": use 1 to {} of [a-z0-9_-]", r.name,
+                     kMaxRenditionNameLength);
+  }
+  if (r.kind != "video" && r.kind != "audio") {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "rendition {} has kind \"{}\", expected video or audio", r.name, r.kind);
+  }
+  if (!FitsInt64(r.bandwidth) || r.width < 0 || r.height < 0 || !IsNonNegative(r.frame_rate) ||
+      r.sample_rate < 0 || r.channels < 0 || !IsNonNegative(r.target_segment_seconds)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "rendition {} has a negative or out-of-range number (bandwidth {}, "
+                     "{}x{}, {} fps, {} Hz, {} channels, {} s segments)",
+                     r.name, r.bandwidth, r.width, r.height, r.frame_rate, r.sample_rate,
+                     r.channels, r.target_segment_seconds);
+  }
+  return {};
+}
+
+Result<> ValidateSegment(const SegmentRecord& s) {
+  if (!IsValidId(s.content_id)) {
+    return MakeError(ErrorCode::kInvalidArgument, "invalid content id \"{}\"", s.content_id);
+  }
+  if (!IsValidRenditionName(s.rendition)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "invalid rendition name \"{}\": use 1 to {} of [a-z0-9_-]", s.rendition,
+                     kMaxRenditionNameLength);
+  }
+  if (!IsNonNegative(s.duration_seconds) || !FitsInt64(s.bytes)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "segment {} of rendition {} has a negative or out-of-range number "
+                     "(duration {} s, {} bytes)",
+                     s.number, s.rendition, s.duration_seconds, s.bytes);
+  }
+  return {};
+}
+
+constexpr std::string_view kRenditionColumns =
+    "content_id, name, kind, codec, bandwidth, width, height, frame_rate, sample_rate, "
+    "channels, init_key, target_segment_seconds, complete, created_at";
+
+RenditionRecord ReadRenditionRow(SQLite::Statement& row) {
+  RenditionRecord r;
+  r.content_id = row.getColumn(0).getString();
+  r.name = row.getColumn(1).getString();
+  r.kind = row.getColumn(2).getString();
+  r.codec = row.getColumn(3).getString();
+  r.bandwidth = static_cast<std::uint64_t>(row.getColumn(4).getInt64());
+  r.width = row.getColumn(5).getInt64();
+  r.height = row.getColumn(6).getInt64();
+  r.frame_rate = row.getColumn(7).getDouble();
+  r.sample_rate = row.getColumn(8).getInt64();
+  r.channels = row.getColumn(9).getInt64();
+  r.init_key = row.getColumn(10).getString();
+  r.target_segment_seconds = row.getColumn(11).getDouble();
+  r.complete = row.getColumn(12).getInt64() != 0;
+  r.created_at = FromMs(row.getColumn(13).getInt64());
+  return r;
 }
 
 // ---- connections
@@ -451,14 +545,15 @@ Result<> SqliteMetadataStore::CreateContent(const ContentRecord& content) {
         db,
         "INSERT INTO contents (id, owner, title, description, category, visibility, status, "
         "status_reason, filename, content_type, object_key, size, sha256, probe_json, "
-        "duration_seconds, width, height, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    BindAll(insert,
-            {content.id, content.owner, content.title, content.description, content.category,
-             content.visibility, content.status, content.status_reason, content.filename,
-             content.content_type, content.object_key, AsInt(content.size), content.sha256,
-             content.probe_json, content.duration_seconds, content.width, content.height,
-             ToMs(created), ToMs(updated)});
+        "duration_seconds, width, height, created_at, updated_at, frame_rate, poster_key) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    BindAll(insert, {content.id,           content.owner,         content.title,
+                     content.description,  content.category,      content.visibility,
+                     content.status,       content.status_reason, content.filename,
+                     content.content_type, content.object_key,    AsInt(content.size),
+                     content.sha256,       content.probe_json,    content.duration_seconds,
+                     content.width,        content.height,        ToMs(created),
+                     ToMs(updated),        content.frame_rate,    content.poster_key});
     insert.exec();
     const std::int64_t seq = db.getLastInsertRowid();
     InsertTags(db, content.id, content.tags);
@@ -504,6 +599,8 @@ Result<ContentRecord> SqliteMetadataStore::UpdateContent(std::string_view id,
     set("duration_seconds", patch.duration_seconds);
     set("width", patch.width);
     set("height", patch.height);
+    set("frame_rate", patch.frame_rate);
+    set("poster_key", patch.poster_key);
     params.emplace_back(std::string(id));
     SQLite::Statement update(db, fmt::format("UPDATE contents SET {} WHERE id = ?", sets));
     BindAll(update, params);
@@ -530,7 +627,8 @@ Result<> SqliteMetadataStore::DeleteContent(std::string_view id) {
     SQLite::Statement remove_fts(db, "DELETE FROM contents_fts WHERE rowid = ?");
     remove_fts.bind(1, *seq);
     remove_fts.exec();
-    SQLite::Statement remove(db, "DELETE FROM contents WHERE seq = ?");  // tags cascade
+    // Tags and renditions cascade; renditions take their segments with them.
+    SQLite::Statement remove(db, "DELETE FROM contents WHERE seq = ?");
     remove.bind(1, *seq);
     remove.exec();
     return {};
@@ -629,7 +727,7 @@ Result<ContentPage> SqliteMetadataStore::SearchContent(const ContentQuery& query
       }
       page.items.push_back(ReadContentRow(statement));
       if (has_text) {
-        last_score = statement.getColumn(19).getDouble();
+        last_score = statement.getColumn(kContentColumnCount).getDouble();
       }
     }
     for (auto& item : page.items) {
@@ -820,6 +918,124 @@ Result<std::uint64_t> SqliteMetadataStore::StorageUsed(std::string_view owner) {
     query.bind(1, std::string(owner));
     query.executeStep();
     return static_cast<std::uint64_t>(query.getColumn(0).getInt64());
+  });
+}
+
+// ---- renditions and segments
+
+Result<> SqliteMetadataStore::PutRendition(const RenditionRecord& rendition) {
+  SG_RETURN_IF_ERROR(ValidateRendition(rendition));
+  return impl_->Write<void>("put rendition", [&](Db& db) -> Result<> {
+    if (!ContentSeq(db, rendition.content_id)) {
+      return MakeError(ErrorCode::kNotFound, "content {} does not exist", rendition.content_id);
+    }
+    const bool created_unset = rendition.created_at == WallTime{};
+    const WallTime created = created_unset ? impl_->clock->WallNow() : rendition.created_at;
+    // An upsert, not INSERT OR REPLACE: REPLACE deletes the old row first, and the cascade
+    // would take every segment recorded so far with it.
+    SQLite::Statement upsert(
+        db,
+        fmt::format("INSERT INTO renditions ({}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (content_id, name) DO UPDATE SET kind = excluded.kind, "
+                    "codec = excluded.codec, bandwidth = excluded.bandwidth, "
+                    "width = excluded.width, height = excluded.height, "
+                    "frame_rate = excluded.frame_rate, sample_rate = excluded.sample_rate, "
+                    "channels = excluded.channels, init_key = excluded.init_key, "
+                    "target_segment_seconds = excluded.target_segment_seconds, "
+                    "complete = excluded.complete, created_at = {}",
+                    kRenditionColumns,
+                    created_unset ? "renditions.created_at" : "excluded.created_at"));
+    BindAll(upsert, {rendition.content_id, rendition.name, rendition.kind, rendition.codec,
+                     AsInt(rendition.bandwidth), rendition.width, rendition.height,
+                     rendition.frame_rate, rendition.sample_rate, rendition.channels,
+                     rendition.init_key, rendition.target_segment_seconds,
+                     static_cast<std::int64_t>(rendition.complete ? 1 : 0), ToMs(created)});
+    upsert.exec();
+    return {};
+  });
+}
+
+Result<> SqliteMetadataStore::PutSegment(const SegmentRecord& segment) {
+  SG_RETURN_IF_ERROR(ValidateSegment(segment));
+  return impl_->Write<void>("put segment", [&](Db& db) -> Result<> {
+    SQLite::Statement exists(db, "SELECT 1 FROM renditions WHERE content_id = ? AND name = ?");
+    exists.bind(1, segment.content_id);
+    exists.bind(2, segment.rendition);
+    if (!exists.executeStep()) {
+      return MakeError(ErrorCode::kNotFound, "rendition {} of content {} does not exist",
+                       segment.rendition, segment.content_id);
+    }
+    const WallTime created =
+        segment.created_at == WallTime{} ? impl_->clock->WallNow() : segment.created_at;
+    SQLite::Statement upsert(
+        db,
+        "INSERT INTO segments (content_id, rendition, number, duration_seconds, bytes, "
+        "object_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (content_id, rendition, number) DO UPDATE SET "
+        "duration_seconds = excluded.duration_seconds, bytes = excluded.bytes, "
+        "object_key = excluded.object_key, created_at = excluded.created_at");
+    BindAll(upsert,
+            {segment.content_id, segment.rendition, static_cast<std::int64_t>(segment.number),
+             segment.duration_seconds, AsInt(segment.bytes), segment.object_key, ToMs(created)});
+    upsert.exec();
+    return {};
+  });
+}
+
+Result<std::vector<RenditionRecord>> SqliteMetadataStore::ListRenditions(
+    std::string_view content_id) {
+  return impl_->Read<std::vector<RenditionRecord>>(
+      "list renditions", [&](Db& db) -> Result<std::vector<RenditionRecord>> {
+        // Video first by height (the ladder bottom-up), then audio; bandwidth and name make
+        // the order total.
+        SQLite::Statement query(db, fmt::format("SELECT {} FROM renditions WHERE content_id = ? "
+                                                "ORDER BY kind = 'audio', height, bandwidth, name",
+                                                kRenditionColumns));
+        query.bind(1, std::string(content_id));
+        std::vector<RenditionRecord> renditions;
+        while (query.executeStep()) {
+          renditions.push_back(ReadRenditionRow(query));
+        }
+        return renditions;
+      });
+}
+
+Result<std::vector<SegmentRecord>> SqliteMetadataStore::ListSegments(std::string_view content_id,
+                                                                     std::string_view rendition) {
+  return impl_->Read<std::vector<SegmentRecord>>(
+      "list segments", [&](Db& db) -> Result<std::vector<SegmentRecord>> {
+        // One range scan of the primary key, already in number order (no sort step).
+        SQLite::Statement query(db,
+                                "SELECT number, duration_seconds, bytes, object_key, created_at "
+                                "FROM segments WHERE content_id = ? AND rendition = ? "
+                                "ORDER BY number");
+        query.bind(1, std::string(content_id));
+        query.bind(2, std::string(rendition));
+        std::vector<SegmentRecord> segments;
+        while (query.executeStep()) {
+          segments.push_back({.content_id = std::string(content_id),
+                              .rendition = std::string(rendition),
+                              .number = static_cast<std::uint32_t>(query.getColumn(0).getInt64()),
+                              .duration_seconds = query.getColumn(1).getDouble(),
+                              .bytes = static_cast<std::uint64_t>(query.getColumn(2).getInt64()),
+                              .object_key = query.getColumn(3).getString(),
+                              .created_at = FromMs(query.getColumn(4).getInt64())});
+        }
+        return segments;
+      });
+}
+
+Result<> SqliteMetadataStore::DeleteMedia(std::string_view content_id) {
+  return impl_->Write<void>("delete media", [&](Db& db) -> Result<> {
+    // The cascade would remove the segments too; deleting them first by their key prefix
+    // does not depend on it.
+    SQLite::Statement segments(db, "DELETE FROM segments WHERE content_id = ?");
+    segments.bind(1, std::string(content_id));
+    segments.exec();
+    SQLite::Statement renditions(db, "DELETE FROM renditions WHERE content_id = ?");
+    renditions.bind(1, std::string(content_id));
+    renditions.exec();
+    return {};
   });
 }
 

@@ -74,6 +74,16 @@ class SqliteMetadataStore final : public MetadataStore {
   Result<std::uint64_t> CountOpenUploads(std::string_view owner) override;
   Result<std::uint64_t> StorageUsed(std::string_view owner) override;
 
+  /// An unset created_at becomes now on insert and keeps the first recorded time when the
+  /// rendition is replaced (a transcode marks it complete at the end); segments are
+  /// replaced whole, so a re-recorded segment gets the new time.
+  Result<> PutRendition(const RenditionRecord& rendition) override;
+  Result<> PutSegment(const SegmentRecord& segment) override;
+  Result<std::vector<RenditionRecord>> ListRenditions(std::string_view content_id) override;
+  Result<std::vector<SegmentRecord>> ListSegments(std::string_view content_id,
+                                                  std::string_view rendition) override;
+  Result<> DeleteMedia(std::string_view content_id) override;
+
   struct Impl;
 
  private:

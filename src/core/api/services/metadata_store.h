@@ -35,6 +35,8 @@ struct ContentRecord {
   double duration_seconds = 0;
   std::int64_t width = 0;
   std::int64_t height = 0;
+  double frame_rate = 0;   ///< of the source, frames per second (0 = unknown / no video)
+  std::string poster_key;  ///< JPEG in the ObjectStore; empty until transcoded
   WallTime created_at{};
   WallTime updated_at{};
 };
@@ -52,6 +54,8 @@ struct ContentPatch {
   std::optional<double> duration_seconds;
   std::optional<std::int64_t> width;
   std::optional<std::int64_t> height;
+  std::optional<double> frame_rate;
+  std::optional<std::string> poster_key;
 };
 
 struct ContentQuery {
@@ -106,6 +110,36 @@ struct StoredChunk {
 
 enum class ChunkPutOutcome { kStored, kIdenticalAlreadyStored };
 
+/// One rendition of a transcoded content: a CMAF track (`init.mp4` + `segment_<n>.m4s`)
+/// under `<content prefix>/<name>/`. Written by transcode, read by streaming.
+struct RenditionRecord {
+  std::string content_id;
+  std::string name;           ///< "360p", "720p", "audio" ([a-z0-9_-])
+  std::string kind = "video";  ///< video | audio
+  std::string codec;          ///< RFC 6381: "avc1.64001f", "mp4a.40.2"
+  std::uint64_t bandwidth = 0;  ///< bits/s, the encoder's target (peak for HLS BANDWIDTH)
+  std::int64_t width = 0;       ///< video only
+  std::int64_t height = 0;
+  double frame_rate = 0;
+  std::int64_t sample_rate = 0;  ///< audio only
+  std::int64_t channels = 0;
+  std::string init_key;                ///< ObjectStore key of init.mp4
+  double target_segment_seconds = 0;   ///< the configured segment length
+  bool complete = false;  ///< every segment is recorded (HLS ENDLIST, DASH static)
+  WallTime created_at{};
+};
+
+/// One finished media segment; recorded as soon as it is final and stored.
+struct SegmentRecord {
+  std::string content_id;
+  std::string rendition;
+  std::uint32_t number = 0;  ///< segment_<number>.m4s, from 0, contiguous
+  double duration_seconds = 0;
+  std::uint64_t bytes = 0;
+  std::string object_key;
+  WallTime created_at{};  ///< when it was recorded (the benchmark's time-to-first-segment)
+};
+
 class MetadataStore {
  public:
   static constexpr std::string_view kServiceName = "MetadataStore";
@@ -149,6 +183,21 @@ class MetadataStore {
   virtual Result<std::uint64_t> CountOpenUploads(std::string_view owner) = 0;
   /// Bytes of `owner`'s contents plus the declared sizes of their open sessions.
   virtual Result<std::uint64_t> StorageUsed(std::string_view owner) = 0;
+
+  // ---- renditions and segments (transcode writes, streaming reads)
+  /// Inserts or replaces the rendition (content_id, name). kNotFound for an unknown content.
+  virtual Result<> PutRendition(const RenditionRecord& rendition) = 0;
+  /// Inserts or replaces segment (content_id, rendition, number): a re-run job may record the
+  /// same segment again. kNotFound when the rendition is unknown.
+  virtual Result<> PutSegment(const SegmentRecord& segment) = 0;
+  /// Sorted: video by height ascending, then audio.
+  virtual Result<std::vector<RenditionRecord>> ListRenditions(std::string_view content_id) = 0;
+  /// Sorted by number. Empty for an unknown rendition.
+  virtual Result<std::vector<SegmentRecord>> ListSegments(std::string_view content_id,
+                                                          std::string_view rendition) = 0;
+  /// Forgets every rendition and segment of the content (a transcode starting over;
+  /// deleting a content does this too). Idempotent.
+  virtual Result<> DeleteMedia(std::string_view content_id) = 0;
 };
 
 /// Server-generated ids: 16 to 64 characters of [a-z0-9]. Everything on a path is checked
