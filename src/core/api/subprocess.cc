@@ -3,16 +3,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
+#include <string_view>
 
-extern char** environ;
 
 namespace sg {
 namespace {
@@ -39,7 +41,7 @@ struct Pipe {
 Result<> MakePipe(Pipe& pipe) {
   int fds[2];
   // O_CLOEXEC: no other child spawned concurrently from another thread inherits our ends
-  // (posix_spawn's dup2 clears the flag on the child's 1 and 2).
+  // (dup2 clears the flag on the child's 1 and 2).
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return MakeError(ErrorCode::kInternal, "pipe2: {}", std::strerror(errno));
   }
@@ -48,45 +50,64 @@ Result<> MakePipe(Pipe& pipe) {
   return {};
 }
 
-// posix_spawn* return the error number instead of setting errno.
-Result<> SpawnCheck(int rc, std::string_view what) {
-  if (rc != 0) {
-    return MakeError(ErrorCode::kInternal, "{}: {}", what, std::strerror(rc));
+// The program to exec: argv[0] itself when it names a path, else the first executable
+// match in PATH. Resolved in the parent so the forked child does no allocation.
+std::optional<std::string> ResolveProgram(const std::string& name) {
+  if (name.find('/') != std::string::npos) {
+    return ::access(name.c_str(), X_OK) == 0 ? std::optional<std::string>(name) : std::nullopt;
   }
-  return {};
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (true) {
+    auto colon = dirs.find(':');
+    std::string dir(dirs.substr(0, colon));
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+    if (colon == std::string_view::npos) {
+      return std::nullopt;
+    }
+    dirs.remove_prefix(colon + 1);
+  }
 }
 
-class SpawnAttributes {
- public:
-  SpawnAttributes() { ok_ = ::posix_spawnattr_init(&attr_) == 0; }
-  ~SpawnAttributes() {
-    if (ok_) {
-      ::posix_spawnattr_destroy(&attr_);
-    }
+// In the forked child: reports errno to the parent and exits.
+[[noreturn]] void FailChild(int status_fd) {
+  int error = errno;
+  ssize_t ignored = ::write(status_fd, &error, sizeof(error));
+  (void)ignored;
+  ::_exit(127);
+}
+
+// In the forked child, before exec: only async-signal-safe calls. Never returns.
+[[noreturn]] void ExecChild(const char* program, char* const* argv, int out_fd, int err_fd,
+                            int status_fd, const char* working_directory, pid_t parent) {
+  // Own process group, so a timeout or cancel kills ffmpeg and whatever it started.
+  ::setpgid(0, 0);
+  // Dies with the server: a `kill -9` of streamgate must not leave an ffmpeg writing into a
+  // work directory that the job's next attempt is about to reuse.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) {
+    ::_exit(127);  // the parent died before prctl took effect
   }
-  posix_spawnattr_t* get() { return &attr_; }
-  bool ok() const { return ok_; }
-
- private:
-  posix_spawnattr_t attr_;
-  bool ok_ = false;
-};
-
-class FileActions {
- public:
-  FileActions() { ok_ = ::posix_spawn_file_actions_init(&actions_) == 0; }
-  ~FileActions() {
-    if (ok_) {
-      ::posix_spawn_file_actions_destroy(&actions_);
-    }
+  // Default mask and dispositions: the server blocks SIGTERM/SIGINT/SIGHUP in its threads.
+  sigset_t empty_mask;
+  sigemptyset(&empty_mask);
+  ::sigprocmask(SIG_SETMASK, &empty_mask, nullptr);
+  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2}) {
+    ::signal(sig, SIG_DFL);
   }
-  posix_spawn_file_actions_t* get() { return &actions_; }
-  bool ok() const { return ok_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
-  bool ok_ = false;
-};
+  int null_fd = ::open("/dev/null", O_RDONLY);
+  if (null_fd < 0 || ::dup2(null_fd, 0) < 0 || ::dup2(out_fd, 1) < 0 || ::dup2(err_fd, 2) < 0) {
+    FailChild(status_fd);
+  }
+  if (working_directory != nullptr && ::chdir(working_directory) != 0) {
+    FailChild(status_fd);
+  }
+  ::execv(program, argv);
+  FailChild(status_fd);
+}
 
 // Reads what is available on `fd` (non-blocking after poll said readable). Returns false at
 // EOF or on a hard error.
@@ -172,42 +193,14 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
   SG_RETURN_IF_ERROR(MakePipe(out));
   SG_RETURN_IF_ERROR(MakePipe(err));
 
-  FileActions actions;
-  SpawnAttributes attributes;
-  if (!actions.ok() || !attributes.ok()) {
-    return MakeError(ErrorCode::kInternal, "posix_spawn setup failed");
+  auto program = ResolveProgram(options.argv[0]);
+  if (!program) {
+    return MakeError(ErrorCode::kNotFound, "cannot start {}: no such program", options.argv[0]);
   }
-  SG_RETURN_IF_ERROR(SpawnCheck(
-      ::posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0), "stdin"));
-  SG_RETURN_IF_ERROR(
-      SpawnCheck(::posix_spawn_file_actions_adddup2(actions.get(), out.write_end, 1), "stdout"));
-  SG_RETURN_IF_ERROR(
-      SpawnCheck(::posix_spawn_file_actions_adddup2(actions.get(), err.write_end, 2), "stderr"));
-  if (!options.working_directory.empty()) {
-    SG_RETURN_IF_ERROR(
-        SpawnCheck(::posix_spawn_file_actions_addchdir_np(actions.get(),
-                                                          options.working_directory.c_str()),
-                   "chdir"));
-  }
-
-  // Own process group (pgid = child pid) so a timeout kills grandchildren too; default signal
-  // mask and dispositions because the server blocks SIGTERM/SIGINT/SIGHUP in its threads.
-  sigset_t empty_mask;
-  sigemptyset(&empty_mask);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1, SIGUSR2}) {
-    sigaddset(&defaults, sig);
-  }
-  SG_RETURN_IF_ERROR(SpawnCheck(::posix_spawnattr_setpgroup(attributes.get(), 0), "setpgroup"));
-  SG_RETURN_IF_ERROR(
-      SpawnCheck(::posix_spawnattr_setsigmask(attributes.get(), &empty_mask), "setsigmask"));
-  SG_RETURN_IF_ERROR(
-      SpawnCheck(::posix_spawnattr_setsigdefault(attributes.get(), &defaults), "setsigdefault"));
-  SG_RETURN_IF_ERROR(SpawnCheck(
-      ::posix_spawnattr_setflags(
-          attributes.get(), POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF),
-      "setflags"));
+  // Tells the parent whether exec worked: closed by a successful exec (O_CLOEXEC), or
+  // carries the child's errno.
+  Pipe exec_status;
+  SG_RETURN_IF_ERROR(MakePipe(exec_status));
 
   std::vector<char*> argv;
   argv.reserve(options.argv.size() + 1);
@@ -215,14 +208,37 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
     argv.push_back(const_cast<char*>(arg.c_str()));
   }
   argv.push_back(nullptr);
+  const std::string working_directory = options.working_directory.string();
 
   const auto started = SteadyClock::now();
   const auto deadline = started + options.timeout;
-  pid_t pid = -1;
-  int rc = ::posix_spawnp(&pid, argv[0], actions.get(), attributes.get(), argv.data(), environ);
-  if (rc != 0) {
-    auto code = (rc == ENOENT || rc == EACCES) ? ErrorCode::kNotFound : ErrorCode::kInternal;
-    return MakeError(code, "cannot start {}: {}", options.argv[0], std::strerror(rc));
+  const pid_t parent = ::getpid();
+  // fork, not posix_spawn: only a forked child can ask to die with its parent (prctl).
+  // The child runs async-signal-safe calls only until exec.
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    return MakeError(ErrorCode::kInternal, "fork: {}", std::strerror(errno));
+  }
+  if (pid == 0) {
+    ExecChild(program->c_str(), argv.data(), out.write_end, err.write_end, exec_status.write_end,
+              working_directory.empty() ? nullptr : working_directory.c_str(), parent);
+  }
+  // Also set from here: whichever runs first, the group exists before we might kill it.
+  ::setpgid(pid, pid);
+  CloseFd(exec_status.write_end);
+  int child_errno = 0;
+  ssize_t got = 0;
+  do {
+    got = ::read(exec_status.read_end, &child_errno, sizeof(child_errno));
+  } while (got < 0 && errno == EINTR);
+  CloseFd(exec_status.read_end);
+  if (got == static_cast<ssize_t>(sizeof(child_errno))) {
+    int ignored_status = 0;
+    while (::waitpid(pid, &ignored_status, 0) < 0 && errno == EINTR) {
+    }
+    auto code = (child_errno == ENOENT || child_errno == EACCES) ? ErrorCode::kNotFound
+                                                                 : ErrorCode::kInternal;
+    return MakeError(code, "cannot start {}: {}", options.argv[0], std::strerror(child_errno));
   }
   CloseFd(out.write_end);
   CloseFd(err.write_end);

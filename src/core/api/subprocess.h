@@ -1,7 +1,8 @@
 #pragma once
 /// Runs a child process to completion with bounded memory and time: ffprobe today, ffmpeg
-/// for transcoding later. The child gets its own process group (so a timeout kills it and
-/// everything it started), stdin from /dev/null, a default signal mask and dispositions
+/// for transcoding. The child gets its own process group (so a timeout kills it and
+/// everything it started), dies with the server (PR_SET_PDEATHSIG: a `kill -9` of streamgate
+/// leaves no ffmpeg behind), stdin from /dev/null, a default signal mask and dispositions
 /// (our threads block the stop signals; children must not inherit that), stdout captured up
 /// to a byte limit and the tail of stderr kept for error messages. One thread, poll()-based.
 

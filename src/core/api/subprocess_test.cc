@@ -1,6 +1,8 @@
 #include "core/api/subprocess.h"
 
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -122,6 +124,37 @@ TEST(SubprocessTest, RunsInTheGivenWorkingDirectory) {
   auto result = RunSubprocess(options);
   ASSERT_TRUE(result);
   EXPECT_EQ(result->stdout_data, "/tmp\n");
+}
+
+TEST(SubprocessTest, ChildDiesWhenTheServerIsKilled) {
+  auto marker = std::filesystem::temp_directory_path() /
+                ("sg-subprocess-orphan-" + std::to_string(::getpid()) + ".pid");
+  std::filesystem::remove(marker);
+  // A stand-in for the server: a forked process that runs a child and is then SIGKILLed.
+  pid_t server = ::fork();
+  ASSERT_GE(server, 0);
+  if (server == 0) {
+    auto ignored = RunSubprocess(Shell("echo $$ > " + marker.string() + "; exec sleep 30", 60s));
+    ::_exit(ignored ? 0 : 1);
+  }
+  pid_t child = 0;
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (child == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(marker);
+    if (!(in >> child)) {
+      child = 0;
+      ::usleep(10'000);
+    }
+  }
+  ASSERT_NE(child, 0) << "the child never started";
+  ::kill(server, SIGKILL);
+  ::waitpid(server, nullptr, 0);
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (::kill(child, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+    ::usleep(10'000);
+  }
+  EXPECT_NE(::kill(child, 0), 0) << "child " << child << " outlived its parent";
+  std::filesystem::remove(marker);
 }
 
 TEST(SubprocessTest, StdinIsDevNull) {
