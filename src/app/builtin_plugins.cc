@@ -7,7 +7,9 @@
 #include "plugins/metadata/metadata_plugin.h"
 #include "plugins/monitor/monitor_plugin.h"
 #include "plugins/storage/storage_plugin.h"
+#include "plugins/transcode/transcode_plugin.h"
 #include "plugins/upload/upload_plugin.h"
+#include "plugins/worker/worker_plugin.h"
 
 namespace sg::app {
 
@@ -20,6 +22,8 @@ Result<> RegisterBuiltinPlugins(PluginRegistrar& registrar) {
   SG_RETURN_IF_ERROR(RegisterMetadataPlugin(registrar));
   SG_RETURN_IF_ERROR(RegisterContentPlugin(registrar));
   SG_RETURN_IF_ERROR(RegisterUploadPlugin(registrar));
+  SG_RETURN_IF_ERROR(RegisterWorkerPlugin(registrar));
+  SG_RETURN_IF_ERROR(RegisterTranscodePlugin(registrar));
   return {};
 }
 

@@ -15,7 +15,6 @@
 #include <optional>
 #include <string_view>
 
-
 namespace sg {
 namespace {
 
@@ -280,8 +279,8 @@ Result<SubprocessResult> RunSubprocess(const SubprocessOptions& options) {
     if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       if (line_mode) {
         // The pending tail is bounded by DeliverLines, so the limit here only guards a read.
-        out_open = Drain(out.read_end, pending_lines, pending_lines.size() + 64 * 1024, false,
-                         ignored);
+        out_open =
+            Drain(out.read_end, pending_lines, pending_lines.size() + 64 * 1024, false, ignored);
         DeliverLines(pending_lines, options, !out_open);
       } else {
         out_open = Drain(out.read_end, result.stdout_data, options.max_stdout_bytes, false,

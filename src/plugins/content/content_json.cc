@@ -84,6 +84,8 @@ json::object ContentToJson(const ContentRecord& record) {
   out["duration_seconds"] = record.duration_seconds;
   out["width"] = record.width;
   out["height"] = record.height;
+  out["frame_rate"] = record.frame_rate;
+  out["has_poster"] = !record.poster_key.empty();
   out["created_at"] = FormatRfc3339(record.created_at);
   out["updated_at"] = FormatRfc3339(record.updated_at);
   json::value probe = nullptr;
@@ -97,6 +99,34 @@ json::object ContentToJson(const ContentRecord& record) {
     }
   }
   out["probe"] = std::move(probe);
+  return out;
+}
+
+json::object RenditionToJson(const RenditionRecord& rendition,
+                             const std::vector<SegmentRecord>& segments) {
+  json::object out;
+  out["name"] = rendition.name;
+  out["kind"] = rendition.kind;
+  out["codec"] = rendition.codec;
+  out["bandwidth"] = rendition.bandwidth;
+  if (rendition.kind == "video") {
+    out["width"] = rendition.width;
+    out["height"] = rendition.height;
+    out["frame_rate"] = rendition.frame_rate;
+  } else {
+    out["sample_rate"] = rendition.sample_rate;
+    out["channels"] = rendition.channels;
+  }
+  out["complete"] = rendition.complete;
+  out["segments"] = segments.size();
+  double seconds = 0;
+  for (const auto& segment : segments) {
+    seconds += segment.duration_seconds;
+  }
+  out["duration_seconds"] = seconds;
+  out["first_segment_at"] = segments.empty()
+                                ? json::value(nullptr)
+                                : json::value(FormatRfc3339(segments.front().created_at));
   return out;
 }
 

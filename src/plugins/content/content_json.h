@@ -25,6 +25,11 @@ std::string FormatRfc3339(WallTime time);
 /// The public JSON shape of a record; `probe` is the parsed probe_json object or null.
 boost::json::object ContentToJson(const ContentRecord& record);
 
+/// A rendition as GET /api/v1/content/{id} shows it: what it is, how many segments are
+/// recorded, and when the first one was (the benchmark's time to first segment).
+boost::json::object RenditionToJson(const RenditionRecord& rendition,
+                                    const std::vector<SegmentRecord>& segments);
+
 /// Lower-cases (ASCII), trims spaces and checks one tag: 1..40 characters of [a-z0-9-_ ].
 /// kInvalidArgument naming the tag otherwise.
 Result<std::string> NormalizeTag(std::string_view tag);

@@ -9,10 +9,14 @@
 #include "core/api/context.h"
 #include "core/api/services/event_bus.h"
 #include "core/api/services/http.h"
+#include "core/api/services/job_queue.h"
 #include "core/api/services/metadata_store.h"
 #include "core/api/services/object_store.h"
+#include "plugins/content/content_config.h"
+#include "plugins/content/content_events.h"
 #include "plugins/content/content_json.h"
 #include "plugins/content/content_plugin_internal.h"
+#include "plugins/content/orphan_sweeper.h"
 
 namespace sg::plugins::content {
 namespace {
@@ -54,18 +58,39 @@ class ContentPlugin final : public Plugin {
     static const PluginInfo info{
         .name = "content",
         .version = "0.1.0",
-        .description = "Content API: list and search, read, edit and delete videos",
-        .dependencies = {"gateway", "metadata", "storage"},
+        .description =
+            "Content API: list and search, read, edit and delete videos, processing events",
+        .dependencies = {"gateway", "metadata", "storage", "worker"},
     };
     return info;
   }
 
+  std::unique_ptr<PluginConfig> NewConfig() const override {
+    return std::make_unique<TypedPluginConfig<ContentConfig>>();
+  }
+
   Result<> Init(PluginContext& context) override {
+    const auto& config = context.Config<ContentConfig>();
     logger_ = context.logger();
     SG_ASSIGN_OR_RETURN(store_, context.Require<MetadataStore>());
     SG_ASSIGN_OR_RETURN(objects_, context.Require<ObjectStore>());
     SG_ASSIGN_OR_RETURN(bus_, context.Require<EventBus>());
+    SG_ASSIGN_OR_RETURN(jobs_, context.Require<JobQueue>());
+    SG_ASSIGN_OR_RETURN(auto runner, context.Require<JobRunner>());
     SG_ASSIGN_OR_RETURN(auto router, context.Require<HttpRouter>());
+    hub_ = std::make_unique<ContentEventHub>(
+        ContentEventHub::Limits{
+            .max_streams = static_cast<std::size_t>(config.max_event_streams),
+            .heartbeat = config.event_heartbeat,
+        },
+        logger_);
+    SG_RETURN_IF_ERROR(
+        runner->RegisterHandler(std::string(kOrphanJobType),
+                                std::make_shared<OrphanSweeper>(store_, objects_, context.clock(),
+                                                                config.orphan_grace, logger_),
+                                {.timeout = std::chrono::minutes(30), .max_attempts = 1}));
+    SG_RETURN_IF_ERROR(
+        runner->SchedulePeriodic(std::string(kOrphanJobType), config.orphan_sweep_interval));
 
     // Every route reads or writes SQLite: blocking, on the handler pool.
     RouteOptions read{.rate_class = "read", .blocking = true};
@@ -81,11 +106,16 @@ class ContentPlugin final : public Plugin {
     SG_RETURN_IF_ERROR(router->AddRoute(
         "DELETE", "/api/v1/content/{id}", [this](const HttpRequest& r) { return Delete(r); },
         write));
+    SG_RETURN_IF_ERROR(router->AddRoute(
+        "GET", "/api/v1/content/{id}/events", [this](const HttpRequest& r) { return Events(r); },
+        read));
     return {};
   }
 
-  Result<> Start() override { return {}; }
-  void Stop(Deadline) noexcept override {}
+  Result<> Start() override { return hub_->Start(*bus_); }
+  // Open event streams end first, so the gateway's drain does not wait for them.
+  void Drain(Deadline) noexcept override { hub_->Stop(); }
+  void Stop(Deadline) noexcept override { hub_->Stop(); }
   Health CheckHealth() const override { return {HealthStatus::kOk, ""}; }
 
  private:
@@ -162,7 +192,52 @@ class ContentPlugin final : public Plugin {
 
   Result<HttpResponse> Get(const HttpRequest& request) {
     SG_ASSIGN_OR_RETURN(auto record, Visible(request));
-    return HttpResponse::Json(200, json::serialize(ContentToJson(record)));
+    json::object body = ContentToJson(record);
+    SG_ASSIGN_OR_RETURN(auto renditions, store_->ListRenditions(record.id));
+    json::array items;
+    for (const auto& rendition : renditions) {
+      SG_ASSIGN_OR_RETURN(auto segments, store_->ListSegments(record.id, rendition.name));
+      items.emplace_back(RenditionToJson(rendition, segments));
+    }
+    body["renditions"] = std::move(items);
+    return HttpResponse::Json(200, json::serialize(body));
+  }
+
+  // Server-Sent Events of the content's processing: the current status at once, then
+  // every change until it is ready or failed (see content_events.h).
+  Result<HttpResponse> Events(const HttpRequest& request) {
+    SG_ASSIGN_OR_RETURN(auto visible, Visible(request));
+    // Open before reading the state: an event racing with the read is then delivered
+    // (possibly before the state, which is never older than it) instead of lost.
+    SG_ASSIGN_OR_RETURN(auto stream, hub_->Open(visible.id));
+    auto record = store_->GetContent(visible.id);
+    if (!record) {
+      stream->Cancel();
+      return MakeError(record.error());
+    }
+    stream->Push("retry: 10000\n\n");
+    stream->Push(StatusFrame(record->id, record->status, record->status_reason));
+    if (record->status == "processing") {
+      JobQuery query{.content_id = record->id, .type = "transcode", .limit = 1};
+      if (auto jobs = jobs_->List(query); jobs && !jobs->items.empty()) {
+        const Job& job = jobs->items.front();
+        json::object progress;
+        progress["content_id"] = record->id;
+        progress["percent"] = job.progress * 100;
+        progress["eta_seconds"] =
+            job.eta_seconds ? json::value(*job.eta_seconds) : json::value(nullptr);
+        stream->Push(FormatSseEvent("progress", json::serialize(progress)));
+      }
+    }
+    if (record->status == "ready" || record->status == "failed") {
+      stream->End();
+    }
+    HttpResponse response;
+    response.SetHeader("Content-Type", "text/event-stream; charset=utf-8");
+    response.SetHeader("Cache-Control", "no-cache");
+    response.SetHeader("X-Accel-Buffering", "no");  // nginx in front must not buffer it
+    response.stream = std::move(stream);
+    return response;
   }
 
   Result<HttpResponse> Patch(const HttpRequest& request) {
@@ -181,10 +256,13 @@ class ContentPlugin final : public Plugin {
   Result<HttpResponse> Delete(const HttpRequest& request) {
     SG_ASSIGN_OR_RETURN(auto record, Manageable(request));
     // Objects first: if the store fails the record stays and the client can retry; the
-    // other order would leave objects nobody can find any more.
-    const std::string prefix = "content/" + record.id + "/";
-    SG_RETURN_IF_ERROR(objects_->DeletePrefix(prefix));
-    if (!record.object_key.empty() && !record.object_key.starts_with(prefix)) {
+    // other order would leave objects nobody can find any more (the orphan sweep would
+    // still find them).
+    const std::string media_prefix = "media/" + record.id + "/";
+    const std::string upload_prefix = "uploads/" + record.id + "/";
+    SG_RETURN_IF_ERROR(objects_->DeletePrefix(media_prefix));
+    SG_RETURN_IF_ERROR(objects_->DeletePrefix(upload_prefix));
+    if (!record.object_key.empty() && !record.object_key.starts_with(upload_prefix)) {
       SG_RETURN_IF_ERROR(objects_->Delete(record.object_key));
     }
     auto deleted = store_->DeleteContent(record.id);
@@ -215,6 +293,8 @@ class ContentPlugin final : public Plugin {
   std::shared_ptr<MetadataStore> store_;
   std::shared_ptr<ObjectStore> objects_;
   std::shared_ptr<EventBus> bus_;
+  std::shared_ptr<JobQueue> jobs_;
+  std::unique_ptr<ContentEventHub> hub_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "core/api/services/event_bus.h"
 #include "core/api/services/http.h"
@@ -15,12 +16,17 @@
 #include "core/api/services/object_store.h"
 #include "core/memory_event_bus.h"
 #include "core/testing/fake_clock.h"
+#include "core/testing/fake_random.h"
 #include "core/testing/string_source.h"
 #include "core/testing/test_context.h"
+#include "plugins/content/content_config.h"
 #include "plugins/content/content_json.h"
 #include "plugins/content/content_plugin_internal.h"
+#include "plugins/content/orphan_sweeper.h"
 #include "plugins/metadata/sqlite_metadata_store.h"
 #include "plugins/storage/local_object_store.h"
+#include "plugins/worker/sqlite_job_queue.h"
+#include "plugins/worker/worker_pool.h"
 
 namespace sg::plugins::content {
 namespace {
@@ -66,13 +72,22 @@ class ContentPluginTest : public ::testing::Test {
         storage::LocalObjectStore::Open({.root = dir_ / "objects", .fsync = false}, clock_);
     ASSERT_TRUE(objects) << objects.error().ToString();
     objects_ = *objects;
-    context_ = std::make_unique<testing::TestPluginContext>();
+    context_ = std::make_unique<testing::TestPluginContext>(
+        testing::TestPluginContext::MakeConfig(ContentConfig{}));
     bus_ = std::make_shared<core::InMemoryEventBus>(core::InMemoryEventBus::Options{},
                                                     context_->logger(), context_->metrics());
     ASSERT_TRUE(context_->Provide<HttpRouter>(router_));
     ASSERT_TRUE(context_->Provide<MetadataStore>(store_));
     ASSERT_TRUE(context_->Provide<ObjectStore>(objects_));
     ASSERT_TRUE(context_->Provide<EventBus>(bus_));
+    auto jobs = worker::SqliteJobQueue::Open({.path = dir_ / "jobs.sqlite3"}, clock_, random_);
+    ASSERT_TRUE(jobs) << jobs.error().ToString();
+    jobs_ = *jobs;
+    // Registration only: the pool is never started, so the tests run handlers themselves.
+    pool_ = std::make_shared<worker::WorkerPool>(jobs_, clock_, bus_, context_->logger(), nullptr,
+                                                 worker::WorkerPoolOptions{});
+    ASSERT_TRUE(context_->Provide<JobQueue>(jobs_));
+    ASSERT_TRUE(context_->Provide<JobRunner>(pool_));
     auto subscription = bus_->Subscribe("streamgate.content.>", [this](const BusMessage& m) {
       std::lock_guard lock(events_mutex_);
       events_.push_back(m);
@@ -137,7 +152,7 @@ class ContentPluginTest : public ::testing::Test {
     c.visibility = std::move(visibility);
     c.title = std::move(title);
     c.tags = {"cats"};
-    c.object_key = "content/" + c.id + "/source.mp4";
+    c.object_key = "uploads/" + c.id + "/source";
     c.size = 11;
     EXPECT_TRUE(store_->CreateContent(c));
     StringSource data("hello video");
@@ -158,6 +173,9 @@ class ContentPluginTest : public ::testing::Test {
 
   fs::path dir_ = fs::temp_directory_path() / ("sg-content-test-" + NewId());
   sg::testing::FakeClock clock_;
+  sg::testing::FakeRandom random_;
+  std::shared_ptr<worker::SqliteJobQueue> jobs_;
+  std::shared_ptr<worker::WorkerPool> pool_;
   std::shared_ptr<metadata::SqliteMetadataStore> store_;
   std::shared_ptr<storage::LocalObjectStore> objects_;
   std::shared_ptr<CapturingRouter> router_ = std::make_shared<CapturingRouter>();
@@ -174,7 +192,8 @@ TEST_F(ContentPluginTest, RoutesBlockAndUseReadOrWriteBuckets) {
   std::map<std::string, std::string> expected{{"GET /api/v1/content", "read"},
                                               {"GET /api/v1/content/{id}", "read"},
                                               {"PATCH /api/v1/content/{id}", "write"},
-                                              {"DELETE /api/v1/content/{id}", "write"}};
+                                              {"DELETE /api/v1/content/{id}", "write"},
+                                              {"GET /api/v1/content/{id}/events", "read"}};
   ASSERT_EQ(router_->routes.size(), expected.size());
   for (const auto& [key, rate_class] : expected) {
     ASSERT_EQ(router_->routes.count(key), 1u) << key;
@@ -453,31 +472,228 @@ TEST_F(ContentPluginTest, DeleteNeedsTheOwnerOrAnAdmin) {
 
 TEST_F(ContentPluginTest, DeleteRemovesTheRecordItsObjectsAndAnnouncesIt) {
   auto c = Seed("alice", "public");
-  StringSource playlist("#EXTM3U");
-  ASSERT_TRUE(objects_->Put("content/" + c.id + "/hls/index.m3u8", playlist));
-  // A source left where the upload put it (outside the content's folder).
-  ASSERT_TRUE(store_->DeleteContent(c.id));
-  c.object_key = "uploads/" + NewId() + "/source.mp4";
-  ASSERT_TRUE(store_->CreateContent(c));
-  StringSource source("source bytes");
-  ASSERT_TRUE(objects_->Put(c.object_key, source));
+  // The transcode's output and an upload's staged tail, beside the source.
+  StringSource segment("segment bytes");
+  ASSERT_TRUE(objects_->Put("media/" + c.id + "/360p/segment_0.m4s", segment));
+  StringSource tail("tail");
+  ASSERT_TRUE(objects_->Put("uploads/" + c.id + "/tail-5", tail));
   auto keep = Seed("alice", "public");
+  StringSource other("other media");
+  ASSERT_TRUE(objects_->Put("media/" + keep.id + "/360p/segment_0.m4s", other));
 
   auto response = Call("DELETE", c.id, kAlice);
   ASSERT_EQ(StatusOf(response), 204) << (response ? "" : response.error().ToString());
   EXPECT_TRUE(response->body.empty());
   EXPECT_EQ(store_->GetContent(c.id).error().code, ErrorCode::kNotFound);
-  EXPECT_EQ(objects_->Stat("content/" + c.id + "/source.mp4").error().code, ErrorCode::kNotFound);
-  EXPECT_EQ(objects_->Stat("content/" + c.id + "/hls/index.m3u8").error().code,
-            ErrorCode::kNotFound);
   EXPECT_EQ(objects_->Stat(c.object_key).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(objects_->Stat("media/" + c.id + "/360p/segment_0.m4s").error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(objects_->Stat("uploads/" + c.id + "/tail-5").error().code, ErrorCode::kNotFound);
   EXPECT_TRUE(objects_->Stat(keep.object_key));  // another content's objects stay
+  EXPECT_TRUE(objects_->Stat("media/" + keep.id + "/360p/segment_0.m4s"));
   EXPECT_TRUE(store_->GetContent(keep.id));
   ASSERT_TRUE(WaitForEvents(1));
   auto events = Events();
   EXPECT_EQ(events[0].subject, "streamgate.content.deleted");
   EXPECT_EQ(json::parse(events[0].data).at("content_id").as_string(), c.id);
   EXPECT_EQ(StatusOf(Call("DELETE", c.id, kAlice)), 404);
+}
+
+TEST_F(ContentPluginTest, GetListsRenditionsWithTheirRecordedSegments) {
+  auto c = Seed("alice", "public");
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id,
+                                    .name = "360p",
+                                    .kind = "video",
+                                    .codec = "avc1.64001e",
+                                    .bandwidth = 500'000,
+                                    .width = 640,
+                                    .height = 360,
+                                    .frame_rate = 25,
+                                    .init_key = "media/" + c.id + "/360p/init.mp4",
+                                    .target_segment_seconds = 4}));
+  ASSERT_TRUE(store_->PutRendition({.content_id = c.id,
+                                    .name = "audio",
+                                    .kind = "audio",
+                                    .codec = "mp4a.40.2",
+                                    .bandwidth = 128'000,
+                                    .sample_rate = 48'000,
+                                    .channels = 2,
+                                    .complete = true}));
+  for (std::uint32_t n = 0; n < 3; ++n) {
+    ASSERT_TRUE(store_->PutSegment({.content_id = c.id,
+                                    .rendition = "360p",
+                                    .number = n,
+                                    .duration_seconds = 4,
+                                    .bytes = 1000,
+                                    .object_key = "media/" + c.id + "/360p/segment.m4s",
+                                    .created_at = clock_.WallNow()}));
+  }
+  auto response = Call("GET", c.id, kAnonymous);
+  ASSERT_EQ(StatusOf(response), 200);
+  auto body = json::parse(response->body);
+  const auto& renditions = body.at("renditions").as_array();
+  ASSERT_EQ(renditions.size(), 2u);
+  EXPECT_EQ(renditions[0].at("name").as_string(), "360p");
+  EXPECT_EQ(renditions[0].at("segments").as_int64(), 3);
+  EXPECT_DOUBLE_EQ(renditions[0].at("duration_seconds").as_double(), 12.0);
+  EXPECT_EQ(renditions[0].at("height").as_int64(), 360);
+  EXPECT_FALSE(renditions[0].at("complete").as_bool());
+  EXPECT_TRUE(renditions[0].at("first_segment_at").is_string());
+  EXPECT_EQ(renditions[1].at("codec").as_string(), "mp4a.40.2");
+  EXPECT_EQ(renditions[1].at("channels").as_int64(), 2);
+  EXPECT_TRUE(renditions[1].at("first_segment_at").is_null());
+  EXPECT_FALSE(renditions[1].as_object().contains("height"));
+}
+
+// ---- GET /api/v1/content/{id}/events
+
+class ContentEventsRouteTest : public ContentPluginTest {
+ protected:
+  Result<HttpResponse> Watch(const std::string& id, const Principal& principal) {
+    HttpRequest request;
+    request.method = "GET";
+    request.path = "/api/v1/content/" + id + "/events";
+    request.path_params = {{"id", id}};
+    request.principal = principal;
+    return router_->routes.at("GET /api/v1/content/{id}/events").first(request);
+  }
+  // Everything the stream holds now, and whether it has ended.
+  static std::pair<std::string, bool> Read(ResponseStream& stream) {
+    std::string all;
+    std::string piece;
+    while (true) {
+      auto state = stream.TakeQueued(piece);
+      if (state == ResponseStream::Take::kData) {
+        all += piece;
+        continue;
+      }
+      return {all, state == ResponseStream::Take::kEnded};
+    }
+  }
+  void Publish(const std::string& kind, const json::object& payload) {
+    ASSERT_TRUE(bus_->Publish(
+        {.subject = "streamgate.transcoding." + kind, .data = json::serialize(payload)}));
+  }
+};
+
+TEST_F(ContentEventsRouteTest, AFinishedContentAnswersItsStatusAndEnds) {
+  auto c = Seed("alice", "public");
+  ASSERT_TRUE(store_->UpdateContent(c.id, {.status = "ready"}));
+  auto response = Watch(c.id, kAnonymous);
+  ASSERT_EQ(StatusOf(response), 200);
+  EXPECT_EQ(*FindHeader(response->headers, "Content-Type"), "text/event-stream; charset=utf-8");
+  ASSERT_NE(response->stream, nullptr);
+  auto [text, ended] = Read(*response->stream);
+  EXPECT_NE(text.find("event: status\ndata: {\"content_id\":\"" + c.id + "\",\"status\":\"ready\""),
+            std::string::npos)
+      << text;
+  EXPECT_TRUE(ended);
+}
+
+TEST_F(ContentEventsRouteTest, AProcessingContentStreamsProgressUntilItIsReady) {
+  auto c = Seed("alice", "public");
+  ASSERT_TRUE(store_->UpdateContent(c.id, {.status = "processing"}));
+  auto response = Watch(c.id, kAnonymous);
+  ASSERT_EQ(StatusOf(response), 200);
+  auto& stream = *response->stream;
+  auto [first, first_ended] = Read(stream);
+  EXPECT_NE(first.find("\"status\":\"processing\""), std::string::npos) << first;
+  EXPECT_FALSE(first_ended);
+
+  Publish("progress", {{"content_id", c.id}, {"job_id", "j"}, {"percent", 50}});
+  Publish("progress", {{"content_id", "someoneelse00000000"}, {"percent", 10}});
+  Publish("completed", {{"content_id", c.id}, {"job_id", "j"}});
+  std::string text;
+  bool ended = false;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!ended && std::chrono::steady_clock::now() < deadline) {
+    auto [more, now_ended] = Read(stream);
+    text += more;
+    ended = now_ended;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_TRUE(ended);
+  EXPECT_NE(text.find("event: progress"), std::string::npos) << text;
+  EXPECT_EQ(text.find("someoneelse"), std::string::npos) << text;
+  EXPECT_NE(text.find("\"status\":\"ready\""), std::string::npos) << text;
+}
+
+TEST_F(ContentEventsRouteTest, PrivateContentEventsAreHiddenLikeTheContent) {
+  auto c = Seed("alice", "private");
+  EXPECT_EQ(StatusOf(Watch(c.id, kBob)), 404);
+  EXPECT_EQ(StatusOf(Watch(c.id, kAnonymous)), 404);
+  EXPECT_EQ(StatusOf(Watch(c.id, kAlice)), 200);
+  EXPECT_EQ(StatusOf(Watch("../../etc", kAlice)), 400);
+  EXPECT_EQ(StatusOf(Watch("aaaaaaaaaaaaaaaaaaaa", kAlice)), 404);
+}
+
+// ---- the periodic orphan sweep
+
+class TestJobContext final : public JobContext {
+ public:
+  const Job& job() const noexcept override { return job_; }
+  void ReportProgress(JobProgress) override {}
+  bool cancelled() const noexcept override { return false; }
+
+ private:
+  Job job_{.attempts = 1};
+};
+
+TEST_F(ContentPluginTest, OrphanSweepRemovesOnlyOldObjectsThatNothingOwns) {
+  auto owned = Seed("alice", "public");
+  const std::string orphan = NewId();
+  const std::string fresh_orphan = NewId();
+  const std::string open_upload = NewId();
+  auto put = [&](const std::string& key) {
+    StringSource data("bytes");
+    ASSERT_TRUE(objects_->Put(key, data));
+  };
+  put("media/" + owned.id + "/360p/segment_0.m4s");
+  put("media/" + orphan + "/360p/init.mp4");
+  put("media/" + orphan + "/360p/segment_0.m4s");
+  put("uploads/" + orphan + "/source");
+  put("media/" + fresh_orphan + "/360p/init.mp4");
+  put("uploads/" + open_upload + "/source");
+  put("media/not-an-id/file");
+  ASSERT_TRUE(store_->CreateUpload({.id = open_upload,
+                                    .owner = "alice",
+                                    .filename = "x.mp4",
+                                    .size = 5,
+                                    .chunk_size = 5,
+                                    .total_chunks = 1,
+                                    .object_key = "uploads/" + open_upload + "/source"}));
+  // Everything but the fresh orphan is older than the grace period.
+  const auto old_time = fs::file_time_type::clock::now() - std::chrono::hours(48);
+  for (const auto& entry : fs::recursive_directory_iterator(dir_ / "objects")) {
+    if (entry.is_regular_file() && entry.path().string().find(fresh_orphan) == std::string::npos) {
+      fs::last_write_time(entry.path(), old_time);
+    }
+  }
+  SystemClock wall;  // file times are real: compare them with real time
+  OrphanSweeper sweeper(store_, objects_, wall, std::chrono::hours(1), context_->logger());
+  TestJobContext job;
+  auto result = sweeper.Run(job);
+  ASSERT_TRUE(result) << result.error().ToString();
+  auto summary = json::parse(*result);
+  EXPECT_EQ(summary.at("removed_count").as_int64(), 2) << *result;
+
+  EXPECT_EQ(objects_->Stat("media/" + orphan + "/360p/init.mp4").error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(objects_->Stat("uploads/" + orphan + "/source").error().code, ErrorCode::kNotFound);
+  EXPECT_TRUE(objects_->Stat("media/" + owned.id + "/360p/segment_0.m4s"));
+  EXPECT_TRUE(objects_->Stat(owned.object_key));
+  EXPECT_TRUE(objects_->Stat("media/" + fresh_orphan + "/360p/init.mp4"));
+  EXPECT_TRUE(objects_->Stat("uploads/" + open_upload + "/source"));
+  EXPECT_TRUE(objects_->Stat("media/not-an-id/file"));
+}
+
+TEST_F(ContentPluginTest, OrphanSweepIsRegisteredAsAPeriodicJob) {
+  // Registering the same type again fails: the plugin already did it in Init.
+  OrphanSweeper sweeper(store_, objects_, clock_, std::chrono::hours(1), context_->logger());
+  auto again = pool_->RegisterHandler(std::string(kOrphanJobType),
+                                      std::shared_ptr<JobHandler>(&sweeper, [](JobHandler*) {}));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
 }
 
 TEST(ContentJsonTest, Rfc3339IsUtcWithMilliseconds) {

@@ -1,17 +1,32 @@
 #include "plugins/upload/upload_plugin.h"
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include "core/api/context.h"
+#include "core/api/services/job_queue.h"
 #include "plugins/upload/upload_config.h"
 #include "plugins/upload/upload_plugin_internal.h"
 #include "plugins/upload/upload_service.h"
 
 namespace sg::plugins::upload {
 namespace {
+
+// Expired sessions are removed by a periodic job of the worker plugin, so that with several
+// nodes sharing the stores one of them runs it per interval, and a restart catches up at
+// once (the current slot is enqueued when the worker starts).
+inline constexpr std::string_view kCleanupJobType = "upload.cleanup";
+
+class CleanupHandler final : public JobHandler {
+ public:
+  explicit CleanupHandler(UploadService& service) : service_(service) {}
+  Result<std::string> Run(JobContext&) override {
+    SG_ASSIGN_OR_RETURN(auto removed, service_.CleanupExpired());
+    return fmt::format(R"({{"removed":{}}})", removed);
+  }
+
+ private:
+  UploadService& service_;
+};
 
 class UploadPlugin final : public Plugin {
  public:
@@ -20,7 +35,7 @@ class UploadPlugin final : public Plugin {
         .name = "upload",
         .version = "0.1.0",
         .description = "resumable uploads: chunked API and tus 1.0, probe, content record",
-        .dependencies = {"gateway", "storage", "metadata"},
+        .dependencies = {"gateway", "storage", "metadata", "worker"},
     };
     return info;
   }
@@ -32,68 +47,35 @@ class UploadPlugin final : public Plugin {
   Result<> Init(PluginContext& context) override {
     const auto& config = context.Config<UploadConfig>();
     logger_ = context.logger();
-    cleanup_interval_ = config.cleanup_interval;
     UploadDependencies deps;
     SG_ASSIGN_OR_RETURN(deps.objects, context.Require<ObjectStore>());
     SG_ASSIGN_OR_RETURN(deps.metadata, context.Require<MetadataStore>());
     SG_ASSIGN_OR_RETURN(deps.bus, context.Require<EventBus>());
     SG_ASSIGN_OR_RETURN(auto router, context.Require<HttpRouter>());
+    SG_ASSIGN_OR_RETURN(auto runner, context.Require<JobRunner>());
     deps.clock = &context.clock();
     deps.logger = logger_;
     deps.temp_dir = context.server().data_dir / "tmp";
     std::error_code ignored;
     std::filesystem::create_directories(deps.temp_dir, ignored);
     service_ = std::make_unique<UploadService>(config, std::move(deps));
-    return service_->RegisterRoutes(*router);
+    SG_RETURN_IF_ERROR(service_->RegisterRoutes(*router));
+    // The worker drains (joining its handlers) before this plugin stops, so the handler
+    // never outlives service_.
+    SG_RETURN_IF_ERROR(runner->RegisterHandler(std::string(kCleanupJobType),
+                                               std::make_shared<CleanupHandler>(*service_)));
+    return runner->SchedulePeriodic(std::string(kCleanupJobType), config.cleanup_interval);
   }
 
-  Result<> Start() override {
-    RunCleanup();  // sessions that expired while the server was down
-    cleaner_ = std::thread([this] { CleanupLoop(); });
-    return {};
-  }
+  Result<> Start() override { return {}; }
 
-  void Stop(Deadline) noexcept override {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    if (cleaner_.joinable()) {
-      cleaner_.join();
-    }
-  }
+  void Stop(Deadline) noexcept override {}
 
   Health CheckHealth() const override { return {HealthStatus::kOk, ""}; }
 
  private:
-  void RunCleanup() {
-    auto removed = service_->CleanupExpired();
-    if (!removed) {
-      logger_->warn("expired upload cleanup failed: {}", removed.error().ToString());
-    }
-  }
-
-  void CleanupLoop() {
-    std::unique_lock lock(mutex_);
-    while (!stopping_) {
-      wake_.wait_for(lock, cleanup_interval_, [this] { return stopping_; });
-      if (stopping_) {
-        break;
-      }
-      lock.unlock();
-      RunCleanup();
-      lock.lock();
-    }
-  }
-
   std::shared_ptr<spdlog::logger> logger_;
   std::unique_ptr<UploadService> service_;
-  ConfigDuration cleanup_interval_{600'000};
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread cleaner_;
 };
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "core/api/services/job_queue.h"
 #include "core/memory_event_bus.h"
 #include "core/metrics_registry.h"
 #include "core/testing/fake_clock.h"
@@ -790,26 +791,60 @@ TEST_F(UploadServiceTest, TusExpiredUploadIsGone) {
 namespace sg::plugins::upload {
 namespace {
 
-// The plugin wiring: Init requires the stores and registers every route; Start runs the
-// cleanup once (an already expired session disappears) and Stop joins the cleanup thread.
-TEST_F(UploadServiceTest, PluginRegistersRoutesAndCleansUpAtStart) {
+// A JobRunner that records what the plugin registers, so that the test runs the handler.
+class RecordingRunner final : public JobRunner {
+ public:
+  Result<> RegisterHandler(std::string type, std::shared_ptr<JobHandler> handler,
+                           JobTypeOptions) override {
+    handlers[type] = std::move(handler);
+    return {};
+  }
+  Result<> SchedulePeriodic(std::string type, Duration interval, std::string) override {
+    periodic[type] = interval;
+    return {};
+  }
+  std::map<std::string, std::shared_ptr<JobHandler>> handlers;
+  std::map<std::string, Duration> periodic;
+};
+
+class OneAttempt final : public JobContext {
+ public:
+  const Job& job() const noexcept override { return job_; }
+  void ReportProgress(JobProgress) override {}
+  bool cancelled() const noexcept override { return false; }
+
+ private:
+  Job job_;
+};
+
+// The plugin wiring: Init requires the stores and the JobRunner, registers every route and
+// schedules the cleanup as a periodic job whose handler removes an expired session.
+TEST_F(UploadServiceTest, PluginRegistersRoutesAndSchedulesTheCleanupJob) {
   std::string file(kChunk, 'e');
   auto expired_id = InitUpload(file.size());
   fake_clock().Advance(25h);
   auto context = std::make_unique<sg::testing::TestPluginContext>(
       sg::testing::TestPluginContext::MakeConfig(config_), clock_);
   auto router = std::make_shared<CapturingRouter>();
+  auto runner = std::make_shared<RecordingRunner>();
   ASSERT_TRUE(context->Provide<HttpRouter>(router));
   ASSERT_TRUE(context->Provide<ObjectStore>(objects_));
   ASSERT_TRUE(context->Provide<MetadataStore>(metadata_));
   ASSERT_TRUE(context->Provide<EventBus>(bus_));
+  ASSERT_TRUE(context->Provide<JobRunner>(runner));
   context->mutable_server().data_dir = dir_.path();
   auto plugin = MakeUploadPlugin();
   EXPECT_EQ(plugin->Info().dependencies,
-            (std::vector<std::string>{"gateway", "storage", "metadata"}));
+            (std::vector<std::string>{"gateway", "storage", "metadata", "worker"}));
   ASSERT_TRUE(plugin->Init(*context));
   EXPECT_EQ(router->routes.size(), 11u);
+  ASSERT_EQ(runner->periodic.count("upload.cleanup"), 1u);
+  EXPECT_EQ(runner->periodic["upload.cleanup"], Duration(config_.cleanup_interval));
   ASSERT_TRUE(plugin->Start());
+  OneAttempt attempt;
+  auto result = runner->handlers.at("upload.cleanup")->Run(attempt);
+  ASSERT_TRUE(result) << result.error().ToString();
+  EXPECT_EQ(*result, R"({"removed":1})");
   EXPECT_FALSE(metadata_->GetUpload(expired_id));
   plugin->Stop(SteadyTime::max());
 }

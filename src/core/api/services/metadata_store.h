@@ -114,18 +114,18 @@ enum class ChunkPutOutcome { kStored, kIdenticalAlreadyStored };
 /// under `<content prefix>/<name>/`. Written by transcode, read by streaming.
 struct RenditionRecord {
   std::string content_id;
-  std::string name;           ///< "360p", "720p", "audio" ([a-z0-9_-])
-  std::string kind = "video";  ///< video | audio
-  std::string codec;          ///< RFC 6381: "avc1.64001f", "mp4a.40.2"
+  std::string name;             ///< "360p", "720p", "audio" ([a-z0-9_-])
+  std::string kind = "video";   ///< video | audio
+  std::string codec;            ///< RFC 6381: "avc1.64001f", "mp4a.40.2"
   std::uint64_t bandwidth = 0;  ///< bits/s, the encoder's target (peak for HLS BANDWIDTH)
   std::int64_t width = 0;       ///< video only
   std::int64_t height = 0;
   double frame_rate = 0;
   std::int64_t sample_rate = 0;  ///< audio only
   std::int64_t channels = 0;
-  std::string init_key;                ///< ObjectStore key of init.mp4
-  double target_segment_seconds = 0;   ///< the configured segment length
-  bool complete = false;  ///< every segment is recorded (HLS ENDLIST, DASH static)
+  std::string init_key;               ///< ObjectStore key of init.mp4
+  double target_segment_seconds = 0;  ///< the configured segment length
+  bool complete = false;              ///< every segment is recorded (HLS ENDLIST, DASH static)
   WallTime created_at{};
 };
 
