@@ -20,9 +20,9 @@ struct ContentConfig {
     v.Field("event_heartbeat", event_heartbeat,
             {.doc = "an idle event stream gets a comment line this often (keeps proxies open)",
              .min = 1'000});
-    v.Field("orphan_sweep_interval", orphan_sweep_interval,
-            {.doc = "how often objects whose content and upload are gone are removed",
-             .min = 60'000});
+    v.Field(
+        "orphan_sweep_interval", orphan_sweep_interval,
+        {.doc = "how often objects whose content and upload are gone are removed", .min = 60'000});
     v.Field("orphan_grace", orphan_grace,
             {.doc = "objects younger than this are never treated as orphans (an upload or "
                     "transcode may be writing them)",

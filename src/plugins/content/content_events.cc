@@ -82,11 +82,11 @@ std::optional<WatcherEvent> TranslateTranscodingEvent(const BusMessage& message)
       event.terminal = true;
     } else {
       auto attempt = NumberField(payload, "attempt");
-      event.frame = StatusFrame(
-          event.content_id, "processing",
-          attempt ? fmt::format("attempt {} failed: {}; retrying", static_cast<int>(*attempt),
-                                error_text)
-                  : fmt::format("an attempt failed: {}; retrying", error_text));
+      event.frame =
+          StatusFrame(event.content_id, "processing",
+                      attempt ? fmt::format("attempt {} failed: {}; retrying",
+                                            static_cast<int>(*attempt), error_text)
+                              : fmt::format("an attempt failed: {}; retrying", error_text));
     }
   } else {
     return std::nullopt;

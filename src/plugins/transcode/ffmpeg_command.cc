@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cmath>
 
+#include "core/api/services/media.h"
 namespace sg::plugins::transcode {
 namespace {
 
@@ -165,7 +166,9 @@ FfmpegCommand BuildFfmpegCommand(const SourceInfo& source,
     a.insert(a.end(), {"-threads", std::to_string(settings.threads)});
   }
   // "file:" so that a name with a colon is never taken for a protocol.
-  a.insert(a.end(), {"-i", "file:" + paths.input.string()});
+  // Only containers that hold their media (see kSourceFormatAllowlist).
+  a.insert(a.end(), {"-format_whitelist", std::string(kSourceFormatAllowlist), "-i",
+                     "file:" + paths.input.string()});
 
   // Decode once, split to every rung plus the poster branch.
   std::string graph = fmt::format("[0:v:0]split={}", renditions.size() + 1);

@@ -67,8 +67,18 @@ std::vector<std::string> Concat(std::vector<std::vector<std::string>> parts) {
 }
 
 const std::vector<std::string> kHead = {
-    "ffmpeg",    "-hide_banner", "-loglevel", "error", "-nostats",
-    "-progress", "pipe:1",       "-y",        "-i",    "file:/data/objects/uploads/abc/source"};
+    "ffmpeg",
+    "-hide_banner",
+    "-loglevel",
+    "error",
+    "-nostats",
+    "-progress",
+    "pipe:1",
+    "-y",
+    "-format_whitelist",
+    "mov,matroska,webm,avi,flv,mpegts,mpeg,ogg,asf,mxf,dv,m4v,h264,hevc,mpegvideo,ivf,nut",
+    "-i",
+    "file:/data/objects/uploads/abc/source"};
 
 TEST(FfmpegCommandTest, FullHd30WithAudioEncodesFourRungsAndAudio) {
   auto command = Build(Source(1920, 1080, 30, true));
@@ -130,7 +140,7 @@ TEST(FfmpegCommandTest, Hd720WithoutAudioHasNoAudioMapNorVariant) {
 
 TEST(FfmpegCommandTest, PortraitKeepsItsOrientationInEveryRung) {
   auto command = Build(Source(1080, 1920, 30, true));
-  auto graph = command.argv[11];
+  auto graph = command.argv[13];
   EXPECT_EQ(graph,
             "[0:v:0]split=5[s0][s1][s2][s3][sp];"
             "[s0]scale=w='if(gte(iw,ih),640,360)':h='if(gte(iw,ih),360,640)'[v0];"
@@ -179,7 +189,7 @@ TEST(FfmpegCommandTest, SettingsReachTheCommand) {
            command.argv.end();
   };
   EXPECT_EQ(command.argv[0], "/opt/ffmpeg");
-  EXPECT_TRUE(has({"-threads", "2", "-i"}));
+  EXPECT_TRUE(has({"-threads", "2", "-format_whitelist"}));
   EXPECT_TRUE(has({"-preset", "slow"}));
   EXPECT_TRUE(has({"-hls_time", "6"}));
   EXPECT_TRUE(has({"-g", "90", "-keyint_min", "90"}));  // round(29.97 * 3)

@@ -14,6 +14,7 @@
 #include "core/api/clock.h"
 #include "core/api/services/event_bus.h"
 #include "core/api/services/job_queue.h"
+#include "core/api/services/media.h"
 #include "core/api/services/metadata_store.h"
 #include "core/api/services/object_store.h"
 #include "plugins/transcode/ffmpeg_command.h"
@@ -23,10 +24,10 @@
 namespace sg::plugins::transcode {
 
 inline constexpr std::string_view kTranscodeJobType = "transcode";
-inline constexpr std::string_view kStartedSubject = "streamgate.transcoding.started";
-inline constexpr std::string_view kProgressSubject = "streamgate.transcoding.progress";
-inline constexpr std::string_view kCompletedSubject = "streamgate.transcoding.completed";
-inline constexpr std::string_view kFailedSubject = "streamgate.transcoding.failed";
+inline constexpr std::string_view kStartedSubject = kTranscodingStartedSubject;
+inline constexpr std::string_view kProgressSubject = kTranscodingProgressSubject;
+inline constexpr std::string_view kCompletedSubject = kTranscodingCompletedSubject;
+inline constexpr std::string_view kFailedSubject = kTranscodingFailedSubject;
 
 struct TranscodeDependencies {
   std::shared_ptr<ObjectStore> objects;

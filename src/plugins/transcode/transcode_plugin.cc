@@ -5,6 +5,7 @@
 #include "core/api/context.h"
 #include "core/api/services/event_bus.h"
 #include "core/api/services/job_queue.h"
+#include "core/api/services/media.h"
 #include "core/api/services/metadata_store.h"
 #include "core/api/services/object_store.h"
 #include "plugins/transcode/transcode_config.h"
@@ -17,7 +18,6 @@ namespace {
 namespace json = boost::json;
 
 // Published by the upload plugin when a content's source is stored and probed.
-constexpr std::string_view kFileUploadedSubject = "streamgate.file.uploaded";
 
 class TranscodePlugin final : public Plugin {
  public:

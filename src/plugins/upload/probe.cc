@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/api/services/media.h"
 #include "core/api/subprocess.h"
 
 namespace sg::plugins::upload {
@@ -111,8 +112,16 @@ Result<tl::expected<ProbeSummary, NotPlayable>> ProbeFile(const std::string& ffp
                                                           const std::filesystem::path& file,
                                                           std::chrono::milliseconds timeout) {
   SubprocessOptions options;
-  options.argv = {ffprobe, "-v",           "error",         "-print_format",
-                  "json",  "-show_format", "-show_streams", file.string()};
+  options.argv = {ffprobe,
+                  "-v",
+                  "error",
+                  "-format_whitelist",
+                  std::string(kSourceFormatAllowlist),
+                  "-print_format",
+                  "json",
+                  "-show_format",
+                  "-show_streams",
+                  "file:" + file.string()};
   options.timeout = timeout;
   options.max_stdout_bytes = 4 * 1024 * 1024;
   options.stderr_tail_bytes = 4 * 1024;

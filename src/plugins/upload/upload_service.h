@@ -19,6 +19,7 @@
 #include "core/api/result.h"
 #include "core/api/services/event_bus.h"
 #include "core/api/services/http.h"
+#include "core/api/services/media.h"
 #include "core/api/services/metadata_store.h"
 #include "core/api/services/object_store.h"
 #include "plugins/upload/hashing.h"
@@ -27,7 +28,6 @@
 namespace sg::plugins::upload {
 
 /// Subject of the event published when an upload became a content record.
-inline constexpr std::string_view kFileUploadedSubject = "streamgate.file.uploaded";
 /// Header of the final tus PATCH (and of HEAD once completed) naming the content.
 inline constexpr std::string_view kContentIdHeader = "Streamgate-Content-Id";
 

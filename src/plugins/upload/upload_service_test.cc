@@ -533,6 +533,26 @@ TEST_F(UploadServiceTest, NonVideoIs415AndTheUploadIsRemoved) {
   EXPECT_TRUE(Events().empty());
 }
 
+// A playlist is not media: it names other files, and ffprobe would follow it (here to a
+// perfectly playable video elsewhere on the server). Only containers are probed.
+TEST_F(UploadServiceTest, APlaylistPointingAtAnotherFileIs415) {
+  auto target = std::filesystem::temp_directory_path() /
+                ("sg-upload-elsewhere-" + std::to_string(::getpid()) + ".mp4");
+  {
+    std::ofstream out(target, std::ios::binary);
+    out << Media::Clip();
+  }
+  std::string playlist =
+      "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n" + target.string() + "\n#EXT-X-ENDLIST\n";
+  auto id = InitUpload(playlist.size());
+  ASSERT_EQ(PutChunk(id, 0, playlist).status, 201);
+  auto done = Call("POST /api/v1/upload/{id}/complete", {{"id", id}});
+  std::filesystem::remove(target);
+  EXPECT_EQ(done.status, 415) << done.body;
+  EXPECT_FALSE(metadata_->GetContent(id));
+  EXPECT_TRUE(Events().empty());
+}
+
 TEST_F(UploadServiceTest, ExpiredSessionsAreCleanedUp) {
   std::string file(2 * kChunk, 'q');
   auto old_id = InitUpload(file.size());
