@@ -175,9 +175,9 @@ class TranscodeIntegrationTest : public ::testing::Test {
           out << in.rdbuf();
         }
       }
-      auto [code, output] = RunShell(
-          "ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 " +
-          joined.string());
+      auto [code, output] =
+          RunShell("ffprobe -v error -show_entries format=duration -of default=nw=1:nk=1 " +
+                   joined.string());
       ASSERT_EQ(code, 0) << name << ": " << output;
       EXPECT_NEAR(std::stod(output), expected_seconds, 0.6) << name;
       double recorded = rendition.at("duration_seconds").to_number<double>();
@@ -314,7 +314,7 @@ TEST_F(TranscodeIntegrationTest, EdgeSourcesAllEndReadyWithSensibleRenditions) {
   ExpectMediaIntact(tiny, tiny_record, 3);
 }
 
-TEST_F(TranscodeIntegrationTest, CorruptSourceIsDeadLetteredAndContentFailsWithAReason) {
+TEST_F(TranscodeIntegrationTest, CorruptOrTruncatedSourcesAreDeadLetteredWithAReason) {
   StartServer();
   // A valid header (moov first, so the upload's probe accepts it) over garbage media data:
   // every attempt fails to decode it.
@@ -347,6 +347,18 @@ TEST_F(TranscodeIntegrationTest, CorruptSourceIsDeadLetteredAndContentFailsWithA
   ASSERT_EQ(items.size(), 1u) << jobs->body;
   EXPECT_EQ(items[0].at("attempts").to_number<int>(), 2);
   EXPECT_FALSE(items[0].at("last_error").as_string().empty());
+
+  // A truncated upload (the container still claims the whole duration) fails the same way
+  // instead of becoming a short "ready" video.
+  auto whole = MakeClip("whole.mp4", "426x240", 8, true, "-movflags +faststart");
+  fs::resize_file(whole, fs::file_size(whole) / 3);
+  auto truncated = Upload(whole);
+  ASSERT_FALSE(truncated.empty());
+  auto truncated_record = WaitSettled(truncated);
+  EXPECT_EQ(Status(truncated_record), "failed") << json::serialize(truncated_record);
+  EXPECT_NE(truncated_record.at("status_reason").as_string().find("truncated"),
+            std::string::npos)
+      << json::serialize(truncated_record);
 
   // The server stays up and keeps serving.
   auto health = HttpGet(server_->port(), "/healthz");

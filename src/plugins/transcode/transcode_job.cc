@@ -30,6 +30,9 @@ using namespace std::chrono_literals;
 constexpr std::string_view kRefusedFormats[] = {"hls",    "applehttp", "concat", "ffconcat",
                                                 "image2", "tee",       "data"};
 
+// Below this share of the probed duration, a transcode that "succeeded" is a truncated source.
+constexpr double kMinDecodedShare = 0.9;
+
 class FileSource final : public ByteSource {
  public:
   explicit FileSource(const std::filesystem::path& path) : file_(std::fopen(path.c_str(), "rb")) {}
@@ -578,11 +581,23 @@ Result<std::string> TranscodeJobHandler::RunAttempt(JobContext& context,
                        "ffmpeg produced no media for rendition {} (is the source empty?)",
                        variant.name);
     }
-    record->second.complete = true;
-    SG_RETURN_IF_ERROR(deps_.metadata->PutRendition(record->second));
     if (variant.kind == "video") {
       duration = std::max(duration, scanner.TotalSeconds(variant.name));
     }
+  }
+  // ffmpeg exits 0 on a truncated file (it reports "partial file" and stops early): a
+  // video much shorter than the container says is a broken upload, not a ready one.
+  if (source->duration_seconds > 0 && duration < source->duration_seconds * kMinDecodedShare &&
+      source->duration_seconds - duration > 1.0) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "only {:.1f} s of the source's {:.1f} s could be decoded: the upload is "
+                     "truncated or corrupt",
+                     duration, source->duration_seconds);
+  }
+  for (const auto& variant : variants) {
+    auto& record = uploader.records().find(variant.name)->second;
+    record.complete = true;
+    SG_RETURN_IF_ERROR(deps_.metadata->PutRendition(record));
   }
 
   ContentPatch ready;

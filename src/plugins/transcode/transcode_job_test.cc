@@ -396,6 +396,38 @@ TEST_F(TranscodeJobTest, CorruptSourceFailsWithFfmpegsReasonAndSaysItWillRetry) 
   EXPECT_FALSE(std::filesystem::exists(dir_.path() / "work" / kId));
 }
 
+// ffmpeg exits 0 on a truncated file: the job must notice that most of the video is missing.
+TEST_F(TranscodeJobTest, TruncatedSourceFailsInsteadOfBecomingAShortVideo) {
+  auto whole = dir_.path() / "whole.mp4";
+  ASSERT_EQ(testing::MakeClip(whole, {.width = 320, .height = 240, .seconds = 6, .audio = true}),
+            "");
+  // moov first, so the container still says 6 s once the media data is cut.
+  auto faststart = dir_.path() / "faststart.mp4";
+  SubprocessOptions remux;
+  remux.argv = {"ffmpeg",          "-v", "error", "-y",        "-i",
+                whole.string(),    "-c", "copy",  "-movflags", "+faststart",
+                faststart.string()};
+  auto remuxed = RunSubprocess(remux);
+  ASSERT_TRUE(remuxed && remuxed->Succeeded());
+  auto size = std::filesystem::file_size(faststart);
+  std::filesystem::resize_file(faststart, size / 3);
+  AddContentFromFile(kId, faststart,
+                     R"({"format_name":"mov,mp4,m4a,3gp,3g2,mj2","duration":6,"streams":[)"
+                     R"({"codec_type":"video","codec_name":"h264","width":320,"height":240,)"
+                     R"("r_frame_rate":"25/1"},{"codec_type":"audio","codec_name":"aac"}]})");
+  FakeJobContext context(kId, 1, 3);
+
+  auto result = handler_->Run(context);
+
+  ASSERT_FALSE(result);
+  EXPECT_NE(result.error().message.find("truncated or corrupt"), std::string::npos)
+      << result.error().message;
+  EXPECT_NE(metadata_->GetContent(kId)->status, "ready");
+  for (const auto& rendition : *metadata_->ListRenditions(kId)) {
+    EXPECT_FALSE(rendition.complete) << rendition.name;
+  }
+}
+
 TEST_F(TranscodeJobTest, LastAttemptFailureDoesNotPromiseARetry) {
   AddContentFromFile(kId, "/dev/null",
                      R"({"streams":[{"codec_type":"video","width":320,"height":240}]})");

@@ -13,8 +13,7 @@ inline constexpr std::string_view kFileUploadedSubject = "streamgate.file.upload
 /// Published by transcode; every payload carries "content_id" and "job_id".
 inline constexpr std::string_view kTranscodingStartedSubject = "streamgate.transcoding.started";
 inline constexpr std::string_view kTranscodingProgressSubject = "streamgate.transcoding.progress";
-inline constexpr std::string_view kTranscodingCompletedSubject =
-    "streamgate.transcoding.completed";
+inline constexpr std::string_view kTranscodingCompletedSubject = "streamgate.transcoding.completed";
 inline constexpr std::string_view kTranscodingFailedSubject = "streamgate.transcoding.failed";
 
 /// The only demuxers ffprobe and ffmpeg may use on an upload (`-format_whitelist`):
