@@ -3,6 +3,7 @@
 /// tests drive retry, breakers, leases and expiry with a fake clock (core/testing/fake_clock.h).
 
 #include <chrono>
+#include <string>
 
 namespace sg {
 
@@ -22,6 +23,10 @@ class Clock {
   /// Blocks the calling thread for `duration` (a fake clock advances instead).
   virtual void SleepFor(Duration duration) const = 0;
 };
+
+/// "2026-01-01T00:00:00.000Z": RFC 3339, UTC, milliseconds (floored, also before 1970). The
+/// one timestamp format of every JSON API.
+std::string FormatRfc3339(WallTime time);
 
 /// The real clocks of the machine.
 class SystemClock final : public Clock {

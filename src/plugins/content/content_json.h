@@ -19,9 +19,6 @@ inline constexpr std::size_t kMaxTagChars = 40;
 inline constexpr std::size_t kMaxTags = 20;
 inline constexpr std::size_t kMaxCategoryChars = 64;
 
-/// "2026-01-01T00:00:00.000Z": RFC 3339, UTC, milliseconds.
-std::string FormatRfc3339(WallTime time);
-
 /// The public JSON shape of a record; `probe` is the parsed probe_json object or null.
 boost::json::object ContentToJson(const ContentRecord& record);
 

@@ -15,6 +15,7 @@
 
 #include "core/api/services/metadata_store.h"
 #include "core/testing/fake_clock.h"
+#include "core/testing/temp_dir.h"
 #include "core/testing/test_context.h"
 #include "plugins/metadata/metadata_config.h"
 #include "plugins/metadata/metadata_plugin_internal.h"
@@ -27,20 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
-class TempDir {
- public:
-  TempDir() : path_(fs::temp_directory_path() / ("sg-metadata-test-" + NewId())) {
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using sg::testing::TempDir;
 
 WallTime FromMsForTest(std::int64_t ms) {
   return WallTime(std::chrono::duration_cast<WallTime::duration>(milliseconds(ms)));

@@ -153,7 +153,10 @@ Result<TrackInfo> ReadMp4a(std::string_view entry) {
 
 MediaPlaylist ParseMediaPlaylist(std::string_view text) {
   MediaPlaylist playlist;
-  std::optional<double> pending;
+  // A flag and a value rather than std::optional<double>: g++ 12 -O2 warns (falsely) that
+  // the optional's value may be read uninitialized.
+  bool have_pending = false;
+  double pending = 0;
   while (!text.empty()) {
     auto newline = text.find('\n');
     auto line = text.substr(0, newline);
@@ -171,6 +174,7 @@ MediaPlaylist ParseMediaPlaylist(std::string_view text) {
       char* end = nullptr;
       double seconds = std::strtod(value.c_str(), &end);
       pending = end != value.c_str() && seconds >= 0 ? seconds : 0.0;
+      have_pending = true;
     } else if (line.starts_with("#EXT-X-MAP:")) {
       auto uri = line.find("URI=\"");
       if (uri != std::string_view::npos) {
@@ -182,9 +186,9 @@ MediaPlaylist ParseMediaPlaylist(std::string_view text) {
       }
     } else if (line == "#EXT-X-ENDLIST") {
       playlist.ended = true;
-    } else if (line.front() != '#' && pending) {
-      playlist.segments.push_back({std::string(line), *pending});
-      pending.reset();
+    } else if (line.front() != '#' && have_pending) {
+      playlist.segments.push_back({std::string(line), pending});
+      have_pending = false;
     }
   }
   return playlist;

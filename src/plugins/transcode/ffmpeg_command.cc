@@ -170,18 +170,48 @@ FfmpegCommand BuildFfmpegCommand(const SourceInfo& source,
   a.insert(a.end(), {"-format_whitelist", std::string(kSourceFormatAllowlist), "-i",
                      "file:" + paths.input.string()});
 
-  // Decode once, split to every rung plus the poster branch.
-  std::string graph = fmt::format("[0:v:0]split={}", renditions.size() + 1);
-  for (std::size_t i = 0; i < renditions.size(); ++i) {
-    graph += fmt::format("[s{}]", i);
+  // Decode once. Each rung is scaled from the smallest larger rung that is at least 1.5x
+  // its size (a downscale of that ratio loses nothing visible), else from the source: the
+  // small rungs then read 720p frames instead of 1080p or 4K ones, which is most of the
+  // scaling cost. The poster branch keeps one frame and ends.
+  const std::size_t count = renditions.size();
+  std::vector<int> parent(count, -1);
+  std::vector<std::vector<std::size_t>> children(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto short_side = std::min(renditions[i].width, renditions[i].height);
+    for (std::size_t j = i + 1; j < count; ++j) {
+      auto larger = std::min(renditions[j].width, renditions[j].height);
+      if (larger * 2 >= short_side * 3) {
+        parent[i] = static_cast<int>(j);
+        children[j].push_back(i);
+        break;
+      }
+    }
   }
-  graph += "[sp]";
-  for (std::size_t i = 0; i < renditions.size(); ++i) {
-    graph += fmt::format(";[s{0}]{1}[v{0}]", i, ScaleFilter(renditions[i]));
+  std::string from_source;
+  std::size_t source_outputs = 1;  // the poster
+  for (std::size_t i = 0; i < count; ++i) {
+    if (parent[i] < 0) {
+      from_source += fmt::format("[s{}]", i);
+      ++source_outputs;
+    }
+  }
+  std::string graph = fmt::format("[0:v:0]split={}{}[sp]", source_outputs, from_source);
+  for (std::size_t i = count; i-- > 0;) {
+    std::string input = parent[i] < 0 ? fmt::format("[s{}]", i) : fmt::format("[c{}]", i);
+    graph += fmt::format(";{}{}", input, ScaleFilter(renditions[i]));
+    if (children[i].empty()) {
+      graph += fmt::format("[v{}]", i);
+      continue;
+    }
+    graph += fmt::format(",split={}[v{}]", children[i].size() + 1, i);
+    for (auto child : children[i]) {
+      graph += fmt::format("[c{}]", child);
+    }
   }
   // The mjpeg encoder wants full-range YUV.
-  graph += fmt::format(";[sp]trim=start={:.3f},{},format=yuvj420p[poster]", command.poster_seconds,
-                       ScaleFilter(renditions.back()));
+  graph += fmt::format(";[sp]trim=start={:.3f},trim=end_frame=1,{},format=yuvj420p[poster]",
+                       command.poster_seconds, ScaleFilter(renditions.back()));
   a.insert(a.end(), {"-filter_complex", graph});
 
   for (std::size_t i = 0; i < renditions.size(); ++i) {

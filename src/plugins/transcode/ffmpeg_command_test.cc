@@ -86,12 +86,13 @@ TEST(FfmpegCommandTest, FullHd30WithAudioEncodesFourRungsAndAudio) {
   auto expected = Concat(
       {kHead,
        {"-filter_complex",
-        "[0:v:0]split=5[s0][s1][s2][s3][sp];"
-        "[s0]scale=w='if(gte(iw,ih),640,360)':h='if(gte(iw,ih),360,640)'[v0];"
-        "[s1]scale=w='if(gte(iw,ih),854,480)':h='if(gte(iw,ih),480,854)'[v1];"
-        "[s2]scale=w='if(gte(iw,ih),1280,720)':h='if(gte(iw,ih),720,1280)'[v2];"
-        "[s3]scale=w='if(gte(iw,ih),1920,1080)':h='if(gte(iw,ih),1080,1920)'[v3];"
-        "[sp]trim=start=1.000,scale=w='if(gte(iw,ih),1920,1080)':h='if(gte(iw,ih),1080,1920)',"
+        "[0:v:0]split=2[s3][sp];"
+        "[s3]scale=w='if(gte(iw,ih),1920,1080)':h='if(gte(iw,ih),1080,1920)',split=2[v3][c2];"
+        "[c2]scale=w='if(gte(iw,ih),1280,720)':h='if(gte(iw,ih),720,1280)',split=3[v2][c0][c1];"
+        "[c1]scale=w='if(gte(iw,ih),854,480)':h='if(gte(iw,ih),480,854)'[v1];"
+        "[c0]scale=w='if(gte(iw,ih),640,360)':h='if(gte(iw,ih),360,640)'[v0];"
+        "[sp]trim=start=1.000,trim=end_frame=1,"
+        "scale=w='if(gte(iw,ih),1920,1080)':h='if(gte(iw,ih),1080,1920)',"
         "format=yuvj420p[poster]",
         "-map", "[v0]", "-map", "[v1]", "-map", "[v2]", "-map", "[v3]", "-map", "0:a:0",
         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
@@ -117,11 +118,12 @@ TEST(FfmpegCommandTest, Hd720WithoutAudioHasNoAudioMapNorVariant) {
   auto expected = Concat(
       {kHead,
        {"-filter_complex",
-        "[0:v:0]split=4[s0][s1][s2][sp];"
-        "[s0]scale=w='if(gte(iw,ih),640,360)':h='if(gte(iw,ih),360,640)'[v0];"
-        "[s1]scale=w='if(gte(iw,ih),854,480)':h='if(gte(iw,ih),480,854)'[v1];"
-        "[s2]scale=w='if(gte(iw,ih),1280,720)':h='if(gte(iw,ih),720,1280)'[v2];"
-        "[sp]trim=start=0.300,scale=w='if(gte(iw,ih),1280,720)':h='if(gte(iw,ih),720,1280)',"
+        "[0:v:0]split=2[s2][sp];"
+        "[s2]scale=w='if(gte(iw,ih),1280,720)':h='if(gte(iw,ih),720,1280)',split=3[v2][c0][c1];"
+        "[c1]scale=w='if(gte(iw,ih),854,480)':h='if(gte(iw,ih),480,854)'[v1];"
+        "[c0]scale=w='if(gte(iw,ih),640,360)':h='if(gte(iw,ih),360,640)'[v0];"
+        "[sp]trim=start=0.300,trim=end_frame=1,"
+        "scale=w='if(gte(iw,ih),1280,720)':h='if(gte(iw,ih),720,1280)',"
         "format=yuvj420p[poster]",
         "-map", "[v0]", "-map", "[v1]", "-map", "[v2]",
         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",
@@ -142,13 +144,14 @@ TEST(FfmpegCommandTest, PortraitKeepsItsOrientationInEveryRung) {
   auto command = Build(Source(1080, 1920, 30, true));
   auto graph = command.argv[13];
   EXPECT_EQ(graph,
-            "[0:v:0]split=5[s0][s1][s2][s3][sp];"
-            "[s0]scale=w='if(gte(iw,ih),640,360)':h='if(gte(iw,ih),360,640)'[v0];"
-            "[s1]scale=w='if(gte(iw,ih),854,480)':h='if(gte(iw,ih),480,854)'[v1];"
-            "[s2]scale=w='if(gte(iw,ih),1280,720)':h='if(gte(iw,ih),720,1280)'[v2];"
-            "[s3]scale=w='if(gte(iw,ih),1920,1080)':h='if(gte(iw,ih),1080,1920)'[v3];"
-            "[sp]trim=start=1.000,scale=w='if(gte(iw,ih),1920,1080)':h='if(gte(iw,ih),1080,"
-            "1920)',format=yuvj420p[poster]");
+            "[0:v:0]split=2[s3][sp];"
+            "[s3]scale=w='if(gte(iw,ih),1920,1080)':h='if(gte(iw,ih),1080,1920)',split=2[v3][c2];"
+            "[c2]scale=w='if(gte(iw,ih),1280,720)':h='if(gte(iw,ih),720,1280)',split=3[v2][c0][c1];"
+            "[c1]scale=w='if(gte(iw,ih),854,480)':h='if(gte(iw,ih),480,854)'[v1];"
+            "[c0]scale=w='if(gte(iw,ih),640,360)':h='if(gte(iw,ih),360,640)'[v0];"
+            "[sp]trim=start=1.000,trim=end_frame=1,"
+            "scale=w='if(gte(iw,ih),1920,1080)':h='if(gte(iw,ih),1080,1920)',"
+            "format=yuvj420p[poster]");
   EXPECT_EQ(command.variants, (std::vector<std::string>{"360p", "480p", "720p", "1080p", "audio"}));
 }
 
@@ -160,7 +163,7 @@ TEST(FfmpegCommandTest, TinySourceGetsOneRungAtItsOwnSize) {
        {"-filter_complex",
         "[0:v:0]split=2[s0][sp];"
         "[s0]scale=w='if(gte(iw,ih),160,120)':h='if(gte(iw,ih),120,160)'[v0];"
-        "[sp]trim=start=0.050,scale=w='if(gte(iw,ih),160,120)':h='if(gte(iw,ih),120,160)',"
+        "[sp]trim=start=0.050,trim=end_frame=1,scale=w='if(gte(iw,ih),160,120)':h='if(gte(iw,ih),120,160)',"
         "format=yuvj420p[poster]",
         "-map", "[v0]", "-map", "0:a:0",
         "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-pix_fmt", "yuv420p",

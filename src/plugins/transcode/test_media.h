@@ -8,27 +8,11 @@
 #include <vector>
 
 #include "core/api/subprocess.h"
+#include "core/testing/temp_dir.h"
 
 namespace sg::plugins::transcode::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/sg-transcode-test-XXXXXX";
-    char* made = ::mkdtemp(pattern.data());
-    path_ = made == nullptr ? std::filesystem::path() : std::filesystem::path(made);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using sg::testing::TempDir;
 
 struct ClipSpec {
   int width = 320;

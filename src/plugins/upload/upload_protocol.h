@@ -71,8 +71,6 @@ Result<TusChecksum> ParseUploadChecksum(std::string_view header);
 /// The algorithms of `Tus-Checksum-Algorithm`.
 inline constexpr std::string_view kTusChecksumAlgorithms = "sha1,sha256";
 
-/// RFC 3339 UTC with seconds ("2026-01-01T00:00:00Z").
-std::string FormatRfc3339(WallTime time);
 /// RFC 9110 IMF-fixdate ("Thu, 01 Jan 2026 00:00:00 GMT"), for tus Upload-Expires.
 std::string FormatHttpDate(WallTime time);
 

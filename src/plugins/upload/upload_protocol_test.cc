@@ -206,7 +206,7 @@ TEST(MeteredSourceTest, StopsAtTheLimitAndHashesWhatPassed) {
 TEST(HttpDateTest, FormatsImfFixdate) {
   WallTime time = std::chrono::sys_days{std::chrono::year{2026} / 1 / 1} + std::chrono::hours(13);
   EXPECT_EQ(FormatHttpDate(time), "Thu, 01 Jan 2026 13:00:00 GMT");
-  EXPECT_EQ(FormatRfc3339(time), "2026-01-01T13:00:00Z");
+  EXPECT_EQ(FormatRfc3339(time), "2026-01-01T13:00:00.000Z");
 }
 
 TEST(ProbeSummaryTest, KeepsTheCompactFieldsAndRequiresAVideoStream) {

@@ -19,6 +19,7 @@
 #include "core/memory_event_bus.h"
 #include "core/metrics_registry.h"
 #include "core/testing/fake_clock.h"
+#include "core/testing/temp_dir.h"
 #include "core/testing/test_context.h"
 #include "plugins/metadata/sqlite_metadata_store.h"
 #include "plugins/storage/local_object_store.h"
@@ -32,22 +33,7 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/sg-upload-test-XXXXXX";
-    char* made = ::mkdtemp(pattern.data());
-    path_ = made == nullptr ? std::filesystem::path() : std::filesystem::path(made);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using sg::testing::TempDir;
 
 std::string ReadFile(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -18,9 +18,6 @@
 
 namespace sg::plugins::worker {
 
-/// "2026-01-01T00:00:00.000Z": RFC 3339, UTC, milliseconds.
-std::string FormatRfc3339(WallTime time);
-
 /// The public JSON of a job; `payload` (parsed) only when `with_payload`.
 boost::json::object JobToJson(const Job& job, bool with_payload);
 

@@ -11,26 +11,10 @@
 #include <string>
 #include <system_error>
 
+#include "core/testing/temp_dir.h"
 namespace sg::plugins::worker::testing {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = "/tmp/sg-worker-test-XXXXXX";
-    char* made = ::mkdtemp(pattern.data());
-    path_ = made == nullptr ? std::filesystem::path() : std::filesystem::path(made);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
+using sg::testing::TempDir;
 
 /// Polls `condition` until it holds or `timeout` passes (real time): tests wait on
 /// conditions, never assert after a fixed sleep.
