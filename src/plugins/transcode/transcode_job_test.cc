@@ -423,7 +423,9 @@ TEST_F(TranscodeJobTest, TruncatedSourceFailsInsteadOfBecomingAShortVideo) {
   EXPECT_NE(result.error().message.find("truncated or corrupt"), std::string::npos)
       << result.error().message;
   EXPECT_NE(metadata_->GetContent(kId)->status, "ready");
-  for (const auto& rendition : *metadata_->ListRenditions(kId)) {
+  auto renditions = metadata_->ListRenditions(kId);  // kept: the loop must not dangle
+  ASSERT_TRUE(renditions);
+  for (const auto& rendition : *renditions) {
     EXPECT_FALSE(rendition.complete) << rendition.name;
   }
 }
