@@ -279,16 +279,20 @@ TEST_F(TranscodeJobTest, SegmentsAreRecordedWhileFfmpegStillRuns) {
   config_.threads = 1;
   MakeHandler();
   FakeJobContext context(kId);
+  // Progress is reported from ffmpeg's own output, so ffmpeg is running whenever this
+  // runs: a segment listed here was recorded before the transcode ended.
+  std::atomic<bool> listed_while_running{false};
+  context.on_progress = [&] {
+    auto listed = metadata_->ListSegments(kId, "144p");
+    if (listed && !listed->empty()) {
+      listed_while_running = true;
+    }
+  };
   ASSERT_TRUE(handler_->Run(context));
   auto segments = metadata_->ListSegments(kId, "144p");
   ASSERT_TRUE(segments);
   ASSERT_EQ(segments->size(), 6u);
-  // Uploaded all at the end, they would be recorded within a few milliseconds.
-  auto spread = segments->back().created_at - segments->front().created_at;
-  RecordProperty(
-      "first_to_last_segment_ms",
-      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(spread).count()));
-  EXPECT_GT(spread, 50ms);
+  EXPECT_TRUE(listed_while_running.load());
 }
 
 TEST_F(TranscodeJobTest, SourceWithoutAudioHasNoAudioRendition) {
