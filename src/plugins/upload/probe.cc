@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <utility>
+
 #include "core/api/services/media.h"
 #include "core/api/subprocess.h"
 
@@ -36,6 +38,22 @@ void CopyIf(const json::object& from, json::object& to, std::string_view key) {
   if (auto* value = from.if_contains(key)) {
     to[key] = *value;
   }
+}
+
+// A phone's portrait video is usually stored landscape with a display rotation: in the
+// display matrix side data (ffmpeg 5+) or an older "rotate" tag. 0 when there is none.
+int RotationOf(const json::object& stream) {
+  if (auto* list = stream.if_contains("side_data_list"); list != nullptr && list->is_array()) {
+    for (const auto& item : list->as_array()) {
+      if (item.is_object() && item.as_object().contains("rotation")) {
+        return static_cast<int>(NumberOf(item.as_object(), "rotation"));
+      }
+    }
+  }
+  if (auto* tags = stream.if_contains("tags"); tags != nullptr && tags->is_object()) {
+    return static_cast<int>(NumberOf(tags->as_object(), "rotate"));
+  }
+  return 0;
 }
 
 // The last non-empty line of ffprobe's stderr: its actual complaint.
@@ -96,6 +114,14 @@ tl::expected<ProbeSummary, NotPlayable> SummarizeProbe(std::string_view ffprobe_
         has_video = true;
         summary.width = static_cast<std::int64_t>(NumberOf(s, "width"));
         summary.height = static_cast<std::int64_t>(NumberOf(s, "height"));
+        // The stream keeps its stored size plus the rotation (the transcode plans from
+        // both); the content record gets the size as it is shown.
+        if (int rotation = RotationOf(s); rotation != 0) {
+          stream["rotation"] = rotation;
+          if (rotation % 180 != 0) {
+            std::swap(summary.width, summary.height);
+          }
+        }
       }
       streams.push_back(std::move(stream));
     }

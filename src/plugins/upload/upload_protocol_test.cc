@@ -233,5 +233,24 @@ TEST(ProbeSummaryTest, KeepsTheCompactFieldsAndRequiresAVideoStream) {
   EXPECT_FALSE(SummarizeProbe("not json"));
 }
 
+TEST(ProbeSummaryTest, APhoneVideoStoredLandscapeIsShownPortraitAndKeepsItsRotation) {
+  auto summary = SummarizeProbe(R"({"streams":[
+      {"codec_type":"video","codec_name":"h264","width":1920,"height":1080,
+       "side_data_list":[{"side_data_type":"Display Matrix","rotation":-90}]}],
+    "format":{"format_name":"mov,mp4","duration":"3.0"}})");
+  ASSERT_TRUE(summary) << summary.error().reason;
+  EXPECT_EQ(summary->width, 1080);
+  EXPECT_EQ(summary->height, 1920);
+  EXPECT_NE(summary->json.find(R"("width":1920,"height":1080)"), std::string::npos)
+      << summary->json;
+  EXPECT_NE(summary->json.find(R"("rotation":-90)"), std::string::npos) << summary->json;
+
+  auto tagged = SummarizeProbe(R"({"streams":[{"codec_type":"video","width":640,"height":360,
+      "tags":{"rotate":"180"}}],"format":{}})");
+  ASSERT_TRUE(tagged);
+  EXPECT_EQ(tagged->width, 640);  // upside down is still landscape
+  EXPECT_NE(tagged->json.find(R"("rotation":180)"), std::string::npos) << tagged->json;
+}
+
 }  // namespace
 }  // namespace sg::plugins::upload
