@@ -356,8 +356,7 @@ TEST_F(TranscodeIntegrationTest, CorruptOrTruncatedSourcesAreDeadLetteredWithARe
   ASSERT_FALSE(truncated.empty());
   auto truncated_record = WaitSettled(truncated);
   EXPECT_EQ(Status(truncated_record), "failed") << json::serialize(truncated_record);
-  EXPECT_NE(truncated_record.at("status_reason").as_string().find("truncated"),
-            std::string::npos)
+  EXPECT_NE(truncated_record.at("status_reason").as_string().find("truncated"), std::string::npos)
       << json::serialize(truncated_record);
 
   // The server stays up and keeps serving.

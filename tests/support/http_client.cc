@@ -143,10 +143,10 @@ std::optional<HttpReply> HttpGet(int port, const std::string& target,
   return connection.ReadResponse(timeout);
 }
 
-bool WaitUntilHealthy(int port, std::chrono::milliseconds timeout) {
+bool WaitUntilHealthy(int port, std::chrono::milliseconds timeout, const std::string& path) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto reply = HttpGet(port, "/healthz", "", std::chrono::seconds(1));
+    auto reply = HttpGet(port, path, "", std::chrono::seconds(1));
     if (reply && reply->status == 200) {
       return true;
     }

@@ -45,7 +45,9 @@ std::optional<HttpReply> HttpGet(int port, const std::string& target,
                                  const std::string& extra_headers = "",
                                  std::chrono::milliseconds timeout = std::chrono::seconds(10));
 
-/// Polls GET /healthz until it answers 200 or `timeout` passes.
-bool WaitUntilHealthy(int port, std::chrono::milliseconds timeout);
+/// Polls GET `path` until it answers 200 or `timeout` passes: /healthz (the process is
+/// live) or /readyz (every plugin started and is up).
+bool WaitUntilHealthy(int port, std::chrono::milliseconds timeout,
+                      const std::string& path = "/healthz");
 
 }  // namespace sg::testing

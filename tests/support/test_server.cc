@@ -39,7 +39,8 @@ bool TestServer::WaitHealthy() {
     if (!process_->Running()) {
       return false;
     }
-    if (WaitUntilHealthy(port_, std::chrono::milliseconds(200))) {
+    // Ready, not only live: every plugin has started (upload, worker, transcode...).
+    if (WaitUntilHealthy(port_, std::chrono::milliseconds(200), "/readyz")) {
       return true;
     }
   }

@@ -23,7 +23,7 @@ class TestServer {
   TestServer(const TestServer&) = delete;
   TestServer& operator=(const TestServer&) = delete;
 
-  /// Waits until /healthz answers 200 (15 s).
+  /// Waits until /readyz answers 200: every plugin started (15 s).
   bool WaitHealthy();
   /// SIGKILL, then wait for the exit.
   void Kill();

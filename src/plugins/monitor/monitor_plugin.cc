@@ -25,6 +25,7 @@ namespace json = boost::json;
 // Degraded plugins keep the node ready (it still serves) but are shown in the detail.
 struct Readiness {
   bool ready = false;
+  bool starting = true;  ///< checked before the kernel said every plugin runs
   WallTime checked_at;
   std::vector<PluginStatus> plugins;
 };
@@ -54,9 +55,11 @@ class MonitorPlugin final : public Plugin {
     SG_ASSIGN_OR_RETURN(auto bus, context.Require<EventBus>());
     // Plugins that start after this one are only in the health report once the kernel
     // says everyone runs: check again then instead of waiting a whole interval.
-    SG_ASSIGN_OR_RETURN(started_subscription_,
-                        bus->Subscribe(std::string(kKernelStartedSubject),
-                                       [this](const BusMessage&) { RequestCheck(); }));
+    SG_ASSIGN_OR_RETURN(started_subscription_, bus->Subscribe(std::string(kKernelStartedSubject),
+                                                              [this](const BusMessage&) {
+                                                                all_started_.store(true);
+                                                                RequestCheck();
+                                                              }));
 
     auto& metrics = context.metrics();
     RegisterProcessMetrics(metrics);
@@ -146,7 +149,11 @@ class MonitorPlugin final : public Plugin {
     auto snapshot = std::make_shared<Readiness>();
     snapshot->plugins = runtime_->CheckPlugins();
     snapshot->checked_at = context_->clock().WallNow();
-    snapshot->ready = true;
+    // Until the kernel announces that every plugin runs, the plugins that start after this
+    // one are not in the list yet: "every listed plugin is up" would be a false ready (a
+    // load balancer would send uploads to a node whose worker has not started).
+    snapshot->starting = !all_started_.load();
+    snapshot->ready = !snapshot->starting;
     for (const auto& plugin : snapshot->plugins) {
       bool up = plugin.health.status != HealthStatus::kDown;
       plugin_up_->WithLabels({plugin.name}).Set(up ? 1 : 0);
@@ -169,6 +176,8 @@ class MonitorPlugin final : public Plugin {
     body["status"] = ready ? "ready" : "not_ready";
     if (shutting_down) {
       body["reason"] = "shutting down";
+    } else if (!snapshot || snapshot->starting) {
+      body["reason"] = "starting";
     }
     json::object plugins;
     if (snapshot) {
@@ -197,6 +206,7 @@ class MonitorPlugin final : public Plugin {
   MetricFamily<Gauge>* plugin_up_ = nullptr;
   Counter* checks_ = nullptr;
   std::atomic<std::int64_t> interval_ms_{10'000};
+  std::atomic<bool> all_started_{false};
   std::shared_ptr<const Readiness> readiness_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -76,6 +76,22 @@ class MonitorPluginTest : public ::testing::Test {
     return runtime_->checks >= count;
   }
 
+  // What the kernel does once every plugin runs; waits until /readyz reflects it.
+  void AnnounceKernelStarted() {
+    BusMessage started;
+    started.subject = std::string(kKernelStartedSubject);
+    ASSERT_TRUE(bus_->Publish(started));
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto response = router_->Call("GET /readyz");
+      if (response && response->body.find("\"starting\"") == std::string::npos) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ADD_FAILURE() << "/readyz still says starting";
+  }
+
   boost::json::value ReadyzBody(int expected_status) {
     auto response = router_->Call("GET /readyz");
     EXPECT_TRUE(response);
@@ -104,9 +120,19 @@ TEST_F(MonitorPluginTest, HealthzIsOkWithoutCheckingPlugins) {
   EXPECT_EQ(runtime_->checks, 0);
 }
 
+TEST_F(MonitorPluginTest, ReadyzIsNotReadyUntilTheKernelSaysEveryPluginRuns) {
+  ASSERT_TRUE(plugin_->Start());
+  auto body = ReadyzBody(503);
+  EXPECT_EQ(body.at("status").as_string(), "not_ready");
+  EXPECT_EQ(body.at("reason").as_string(), "starting");
+  AnnounceKernelStarted();
+  EXPECT_EQ(ReadyzBody(200).at("status").as_string(), "ready");
+}
+
 TEST_F(MonitorPluginTest, ReadyzIsReadyWhenEveryPluginIsOkOrDegraded) {
   runtime_->plugins.push_back({"storage", "0.1.0", {HealthStatus::kDegraded, "disk 91% full"}});
   ASSERT_TRUE(plugin_->Start());
+  AnnounceKernelStarted();
   auto body = ReadyzBody(200);
   EXPECT_EQ(body.at("status").as_string(), "ready");
   EXPECT_EQ(body.at("plugins").at("storage").at("status").as_string(), "degraded");
@@ -116,6 +142,7 @@ TEST_F(MonitorPluginTest, ReadyzIsReadyWhenEveryPluginIsOkOrDegraded) {
 TEST_F(MonitorPluginTest, ReadyzIs503WithDetailWhenAPluginIsDown) {
   runtime_->plugins.push_back({"metadata", "0.1.0", {HealthStatus::kDown, "database locked"}});
   ASSERT_TRUE(plugin_->Start());
+  AnnounceKernelStarted();
   auto body = ReadyzBody(503);
   EXPECT_EQ(body.at("status").as_string(), "not_ready");
   EXPECT_EQ(body.at("plugins").at("metadata").at("detail").as_string(), "database locked");
@@ -123,6 +150,7 @@ TEST_F(MonitorPluginTest, ReadyzIs503WithDetailWhenAPluginIsDown) {
 
 TEST_F(MonitorPluginTest, ReadyzServesTheCachedResultUntilTheNextCheck) {
   ASSERT_TRUE(plugin_->Start());
+  AnnounceKernelStarted();
   int checks_after_start = runtime_->checks;
   ReadyzBody(200);
   ReadyzBody(200);
@@ -147,6 +175,7 @@ TEST_F(MonitorPluginTest, ReloadedIntervalTakesEffectWithoutRestart) {
 
 TEST_F(MonitorPluginTest, KernelStartedAnnouncementTriggersAFreshCheck) {
   ASSERT_TRUE(plugin_->Start());
+  AnnounceKernelStarted();
   int before = runtime_->checks;
   {
     std::lock_guard lock(runtime_->mutex);
