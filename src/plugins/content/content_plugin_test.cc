@@ -15,6 +15,7 @@
 #include "core/api/services/metadata_store.h"
 #include "core/api/services/object_store.h"
 #include "core/memory_event_bus.h"
+#include "core/testing/capturing_router.h"
 #include "core/testing/fake_clock.h"
 #include "core/testing/fake_random.h"
 #include "core/testing/string_source.h"
@@ -35,26 +36,11 @@ namespace fs = std::filesystem;
 namespace json = boost::json;
 using std::chrono::milliseconds;
 
-// Routes captured so handlers run without sockets (the gateway's tests cover HTTP).
-class CapturingRouter final : public HttpRouter {
- public:
-  Result<> AddRoute(std::string method, std::string pattern, HttpHandler handler,
-                    RouteOptions options) override {
-    routes[method + " " + pattern] = {std::move(handler), std::move(options)};
-    return {};
-  }
-  std::map<std::string, std::pair<HttpHandler, RouteOptions>> routes;
-};
+using sg::testing::CapturingRouter;
 
 using sg::testing::StringSource;
 
-// The status docs/errors.md maps each error code to (the gateway applies it).
-int StatusOf(const Result<HttpResponse>& result) {
-  if (result) {
-    return result->status;
-  }
-  return HttpStatusFor(result.error().code);
-}
+using sg::testing::StatusOf;
 
 const Principal kAnonymous{};
 const Principal kAlice{"alice", {"creator"}};

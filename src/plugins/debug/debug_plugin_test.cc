@@ -4,21 +4,14 @@
 
 #include "core/api/services/event_bus.h"
 #include "core/api/services/http.h"
+#include "core/testing/capturing_router.h"
 #include "core/testing/test_context.h"
 #include "plugins/debug/debug_plugin_internal.h"
 
 namespace sg::plugins::debug {
 namespace {
 
-class CapturingRouter final : public HttpRouter {
- public:
-  Result<> AddRoute(std::string method, std::string pattern, HttpHandler handler,
-                    RouteOptions) override {
-    routes[method + " " + pattern] = std::move(handler);
-    return {};
-  }
-  std::map<std::string, HttpHandler> routes;
-};
+using sg::testing::CapturingRouter;
 
 class RecordingBus final : public EventBus {
  public:
@@ -55,7 +48,7 @@ TEST_F(DebugPluginTest, SleepRejectsOutOfRangeAndMalformedDurations) {
   for (const char* value : {"-1", "60001", "abc", "5x"}) {
     HttpRequest request;
     request.query = {{"ms", value}};
-    auto response = router_->routes.at("GET /debug/sleep")(request);
+    auto response = router_->Call("GET /debug/sleep", request);
     ASSERT_FALSE(response) << value;
     EXPECT_EQ(response.error().code, ErrorCode::kInvalidArgument) << value;
   }
@@ -64,21 +57,21 @@ TEST_F(DebugPluginTest, SleepRejectsOutOfRangeAndMalformedDurations) {
 TEST_F(DebugPluginTest, EchoReturnsTheBody) {
   HttpRequest request;
   request.body = "hello";
-  auto response = router_->routes.at("POST /debug/echo")(request);
+  auto response = router_->Call("POST /debug/echo", request);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body, "hello");
 }
 
 TEST_F(DebugPluginTest, PanicThrows) {
   HttpRequest request;
-  EXPECT_THROW((void)router_->routes.at("GET /debug/panic")(request), std::runtime_error);
+  EXPECT_THROW((void)router_->Call("GET /debug/panic", request), std::runtime_error);
 }
 
 TEST_F(DebugPluginTest, PublishSendsTheBodyOnTheSubject) {
   HttpRequest request;
   request.path_params = {{"subject", "streamgate.test"}};
   request.body = "payload";
-  auto response = router_->routes.at("POST /debug/publish/{subject}")(request);
+  auto response = router_->Call("POST /debug/publish/{subject}", request);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 202);
   ASSERT_EQ(bus_->published.size(), 1u);

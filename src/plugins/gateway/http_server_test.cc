@@ -984,16 +984,18 @@ TEST_F(GatewayServerTest, DrainDeadlineClosesConnectionsThatDoNotFinish) {
 
 // ---- Streamed response bodies (HttpResponse::stream, Server-Sent Events) ------------------
 
-/// A route whose handler hands out a ResponseStream the test then produces into.
+/// A route whose handler hands out a ResponseStream the test then produces into. The
+/// cancel count is shared: the server may cancel a stream after the test body (and this
+/// object) ended, when TearDown stops the gateway.
 struct StreamRoute {
   std::mutex mutex;
   std::vector<std::shared_ptr<ResponseStream>> streams;
-  std::atomic<int> cancelled{0};
+  std::shared_ptr<std::atomic<int>> cancelled = std::make_shared<std::atomic<int>>(0);
 
   HttpHandler Handler(ResponseStream::Options options) {
     return [this, options](const HttpRequest&) -> Result<HttpResponse> {
       auto stream = std::make_shared<ResponseStream>(options);
-      stream->OnCancel([this] { ++cancelled; });
+      stream->OnCancel([count = cancelled] { ++*count; });
       {
         std::lock_guard lock(mutex);
         streams.push_back(stream);
@@ -1044,7 +1046,7 @@ TEST_F(GatewayServerTest, IdleStreamGetsHeartbeatsAndAVanishedClientCancelsIt) {
     client.Close();
   }
   // The next heartbeat fails to write: the producer learns the client is gone.
-  EXPECT_TRUE(Eventually([&] { return route.cancelled.load() == 1; }));
+  EXPECT_TRUE(Eventually([&] { return route.cancelled->load() == 1; }));
   EXPECT_FALSE(route.At(0)->active());
 }
 
@@ -1078,7 +1080,7 @@ TEST_F(GatewayServerTest, DrainEndsOpenStreamsPromptly) {
   plugin_->Stop(started + 5s);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
   EXPECT_TRUE(client.ReadUntil("0\r\n\r\n"));
-  EXPECT_EQ(route.cancelled.load(), 1);
+  EXPECT_EQ(route.cancelled->load(), 1);
   plugin_.reset();
 }
 

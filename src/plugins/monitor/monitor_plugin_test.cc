@@ -9,6 +9,7 @@
 #include "core/api/services/http.h"
 #include "core/api/services/runtime_info.h"
 #include "core/memory_event_bus.h"
+#include "core/testing/capturing_router.h"
 #include "core/testing/test_context.h"
 #include "plugins/monitor/monitor_config.h"
 #include "plugins/monitor/monitor_plugin_internal.h"
@@ -17,20 +18,7 @@ namespace sg::plugins::monitor {
 namespace {
 
 // Captures routes so handlers can be called without sockets (the gateway's own tests
-// cover the HTTP side; the integration test covers both together).
-class CapturingRouter final : public HttpRouter {
- public:
-  Result<> AddRoute(std::string method, std::string pattern, HttpHandler handler,
-                    RouteOptions options) override {
-    routes[method + " " + pattern] = {std::move(handler), std::move(options)};
-    return {};
-  }
-  Result<HttpResponse> Call(const std::string& key) {
-    HttpRequest request;
-    return routes.at(key).first(request);
-  }
-  std::map<std::string, std::pair<HttpHandler, RouteOptions>> routes;
-};
+using sg::testing::CapturingRouter;
 
 class ScriptedRuntime final : public RuntimeInfo {
  public:

@@ -18,6 +18,7 @@
 #include "core/api/services/job_queue.h"
 #include "core/memory_event_bus.h"
 #include "core/metrics_registry.h"
+#include "core/testing/capturing_router.h"
 #include "core/testing/fake_clock.h"
 #include "core/testing/temp_dir.h"
 #include "core/testing/test_context.h"
@@ -76,15 +77,7 @@ class TestBodyReader final : public BodyReader {
   std::size_t offset_ = 0;
 };
 
-class CapturingRouter final : public HttpRouter {
- public:
-  Result<> AddRoute(std::string method, std::string pattern, HttpHandler handler,
-                    RouteOptions options) override {
-    routes[method + " " + pattern] = {std::move(handler), std::move(options)};
-    return {};
-  }
-  std::map<std::string, std::pair<HttpHandler, RouteOptions>> routes;
-};
+using sg::testing::CapturingRouter;
 
 Principal Creator(std::string id = "alice") { return {std::move(id), {"creator"}}; }
 Principal Admin() { return {"admin", {"admin"}}; }

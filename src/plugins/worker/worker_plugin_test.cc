@@ -10,6 +10,7 @@
 #include "core/api/services/job_queue.h"
 #include "core/api/services/metadata_store.h"
 #include "core/memory_event_bus.h"
+#include "core/testing/capturing_router.h"
 #include "core/testing/test_context.h"
 #include "plugins/worker/jobs_api.h"
 #include "plugins/worker/test_util.h"
@@ -23,24 +24,9 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using testing::WaitFor;
 
-// Routes captured so handlers run without sockets (the gateway's tests cover HTTP).
-class CapturingRouter final : public HttpRouter {
- public:
-  Result<> AddRoute(std::string method, std::string pattern, HttpHandler handler,
-                    RouteOptions options) override {
-    routes[method + " " + pattern] = {std::move(handler), std::move(options)};
-    return {};
-  }
-  std::map<std::string, std::pair<HttpHandler, RouteOptions>> routes;
-};
+using sg::testing::CapturingRouter;
 
-// The status docs/errors.md maps each error code to (the gateway applies it).
-int StatusOf(const Result<HttpResponse>& result) {
-  if (result) {
-    return result->status;
-  }
-  return HttpStatusFor(result.error().code);
-}
+using sg::testing::StatusOf;
 
 const Principal kAnonymous{};
 const Principal kAlice{"alice", {"creator"}};
