@@ -3,7 +3,9 @@
 /// tests drive retry, breakers, leases and expiry with a fake clock (core/testing/fake_clock.h).
 
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace sg {
 
@@ -27,6 +29,12 @@ class Clock {
 /// "2026-01-01T00:00:00.000Z": RFC 3339, UTC, milliseconds (floored, also before 1970). The
 /// one timestamp format of every JSON API.
 std::string FormatRfc3339(WallTime time);
+
+/// IMF-fixdate (RFC 9110 §5.6.7), "Sun, 06 Nov 1994 08:49:37 GMT", for HTTP headers.
+std::string FormatHttpDate(WallTime time);
+/// Parses IMF-fixdate; nullopt for anything else (the obsolete RFC 850 and asctime forms
+/// are not accepted: a conditional header we cannot read is treated as absent).
+std::optional<WallTime> ParseHttpDate(std::string_view text);
 
 /// The real clocks of the machine.
 class SystemClock final : public Clock {

@@ -682,12 +682,5 @@ TEST_F(ContentPluginTest, OrphanSweepIsRegisteredAsAPeriodicJob) {
   EXPECT_EQ(again.error().code, ErrorCode::kAlreadyExists);
 }
 
-TEST(ContentJsonTest, Rfc3339IsUtcWithMilliseconds) {
-  EXPECT_EQ(FormatRfc3339(WallTime{}), "1970-01-01T00:00:00.000Z");
-  EXPECT_EQ(FormatRfc3339(WallTime{} + milliseconds(1'767'225'600'999)),
-            "2026-01-01T00:00:00.999Z");
-  EXPECT_EQ(FormatRfc3339(WallTime{} - milliseconds(1)), "1969-12-31T23:59:59.999Z");
-}
-
 }  // namespace
 }  // namespace sg::plugins::content

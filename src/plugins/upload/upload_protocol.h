@@ -71,7 +71,5 @@ Result<TusChecksum> ParseUploadChecksum(std::string_view header);
 /// The algorithms of `Tus-Checksum-Algorithm`.
 inline constexpr std::string_view kTusChecksumAlgorithms = "sha1,sha256";
 
-/// RFC 9110 IMF-fixdate ("Thu, 01 Jan 2026 00:00:00 GMT"), for tus Upload-Expires.
-std::string FormatHttpDate(WallTime time);
 
 }  // namespace sg::plugins::upload
