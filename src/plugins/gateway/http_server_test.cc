@@ -1,8 +1,11 @@
 // End-to-end tests of the gateway: the real server on 127.0.0.1:0, started through the
 // plugin and a TestPluginContext, talked to by a small synchronous Beast client.
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -21,6 +24,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <future>
@@ -125,6 +129,36 @@ class Client {
     return true;
   }
   const std::string& raw() const { return raw_; }
+
+  /// Reads one response whose body may be large without holding it: the head (kept), then
+  /// Content-Length bytes through a 64 KiB buffer, handed to `sink`. Returns the head.
+  std::string ReadLargeResponse(const std::function<void(const char*, std::size_t)>& sink) {
+    if (!ReadUntil("\r\n\r\n")) {
+      return {};
+    }
+    auto end = raw_.find("\r\n\r\n") + 4;
+    std::string head = raw_.substr(0, end);
+    std::string rest = raw_.substr(end);
+    raw_.clear();
+    auto at = head.find("Content-Length: ");
+    std::uint64_t left = at == std::string::npos ? 0 : std::stoull(head.substr(at + 16));
+    std::size_t first = static_cast<std::size_t>(std::min<std::uint64_t>(rest.size(), left));
+    sink(rest.data(), first);
+    left -= first;
+    raw_ = rest.substr(first);  // pipelined bytes of a next response
+    std::vector<char> buffer(64 * 1024);
+    while (left > 0) {
+      beast::error_code error;
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffer.size()));
+      std::size_t got = socket_.read_some(asio::buffer(buffer.data(), want), error);
+      if (error) {
+        break;
+      }
+      sink(buffer.data(), got);
+      left -= got;
+    }
+    return head;
+  }
   void Close() {
     beast::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -1563,6 +1597,141 @@ TEST_F(GatewayServerTest, WithoutAuthenticatorACredentialIsIgnoredAndRequestIsAn
 
   EXPECT_EQ(response.result_int(), 200);
   EXPECT_EQ(response.body(), "anonymous");
+}
+
+// ---- Stored objects as response bodies (HttpResponse::object) ---------------------------
+
+/// A reader over a file, with the file span the local store gives (sendfile path) or
+/// without it (the bounded-pieces path other stores take).
+class FileReader final : public ObjectReader {
+ public:
+  FileReader(const std::string& path, bool with_span) : with_span_(with_span) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    ::fstat(fd_, &st);
+    info_.size = static_cast<std::uint64_t>(st.st_size);
+  }
+  ~FileReader() override { ::close(fd_); }
+  const ObjectInfo& info() const noexcept override { return info_; }
+  std::uint64_t length() const noexcept override { return info_.size; }
+  std::optional<FileSpan> file_span() const noexcept override {
+    if (!with_span_) {
+      return std::nullopt;
+    }
+    return FileSpan{.fd = fd_, .offset = 0, .length = info_.size};
+  }
+  Result<std::size_t> Read(std::span<char> buffer) override {
+    ssize_t n = ::read(fd_, buffer.data(), buffer.size());
+    if (n < 0) {
+      return MakeError(ErrorCode::kInternal, "read failed");
+    }
+    return static_cast<std::size_t>(n);
+  }
+
+ private:
+  int fd_ = -1;
+  bool with_span_;
+  ObjectInfo info_;
+};
+
+/// A file of `bytes` with the FillPattern content, removed at the end of the test.
+class PatternFile {
+ public:
+  explicit PatternFile(std::uint64_t bytes)
+      : path_("/tmp/sg-gateway-object-" + std::to_string(::getpid()) + "-" +
+              std::to_string(next_++)) {
+    std::FILE* file = std::fopen(path_.c_str(), "wb");
+    std::vector<char> piece(1024 * 1024);
+    for (std::uint64_t offset = 0; offset < bytes; offset += piece.size()) {
+      FillPatternAt(piece, offset);
+      std::size_t take =
+          static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), bytes - offset));
+      hash_.Update(piece.data(), take);
+      std::fwrite(piece.data(), 1, take, file);
+    }
+    std::fclose(file);
+  }
+  ~PatternFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+  std::string Hex() { return hash_.Hex(); }
+
+  static void FillPatternAt(std::vector<char>& piece, std::uint64_t offset) {
+    for (std::size_t i = 0; i < piece.size(); ++i) {
+      piece[i] = static_cast<char>(((offset + i) * 2654435761u) >> 13);
+    }
+  }
+
+ private:
+  static inline int next_ = 0;
+  std::string path_;
+  Sha256 hash_;
+};
+
+HttpHandler ServeFile(const std::string& path, bool with_span) {
+  return [path, with_span](const HttpRequest&) -> Result<HttpResponse> {
+    HttpResponse response;
+    response.SetHeader("Content-Type", "video/mp4");
+    response.object = std::make_shared<FileReader>(path, with_span);
+    return response;
+  };
+}
+
+TEST_F(GatewayServerTest, ObjectBodyGoesBySendfileInBoundedMemoryAndKeepsTheConnection) {
+  PatternFile file(40 * kMiB);
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("GET", "/segment", ServeFile(file.path(), true)));
+    ASSERT_TRUE(router.AddRoute("GET", "/fast", Reply("ok")));
+  });
+  Client client(port_);
+  Sha256 received;
+  std::uint64_t bytes = 0;
+  g_largest_allocation = 0;
+  g_track_allocations = true;
+  client.WriteRaw("GET /segment HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string head = client.ReadLargeResponse([&](const char* data, std::size_t size) {
+    received.Update(data, size);
+    bytes += size;
+  });
+  g_track_allocations = false;
+  EXPECT_NE(head.find("HTTP/1.1 200"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Length: 41943040"), std::string::npos) << head;
+  EXPECT_NE(head.find("Content-Type: video/mp4"), std::string::npos) << head;
+  EXPECT_EQ(bytes, 40 * kMiB);
+  EXPECT_EQ(received.Hex(), file.Hex());
+  // Neither side held the body: the largest allocation is far below its size.
+  EXPECT_LT(g_largest_allocation.load(), 2 * kMiB);
+  // Keep-alive: the same connection serves the next request.
+  EXPECT_EQ(client.Get("/fast").body(), "ok");
+}
+
+TEST_F(GatewayServerTest, ObjectBodyWithoutAFileSpanIsSentInPieces) {
+  PatternFile file(3 * kMiB + 17);
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("GET", "/segment", ServeFile(file.path(), false)));
+  });
+  Client client(port_);
+  Sha256 received;
+  std::uint64_t bytes = 0;
+  client.WriteRaw("GET /segment HTTP/1.1\r\nHost: x\r\n\r\n");
+  client.ReadLargeResponse([&](const char* data, std::size_t size) {
+    received.Update(data, size);
+    bytes += size;
+  });
+  EXPECT_EQ(bytes, 3 * kMiB + 17);
+  EXPECT_EQ(received.Hex(), file.Hex());
+}
+
+TEST_F(GatewayServerTest, HeadOfAnObjectAnnouncesItsLengthWithoutABody) {
+  PatternFile file(123'456);
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("GET", "/segment", ServeFile(file.path(), true)));
+  });
+  Client client(port_);
+  auto request = Client::MakeRequest(http::verb::head, "/segment");
+  Response response = client.Send(request);
+  EXPECT_EQ(response.result_int(), 200);
+  EXPECT_EQ(HeaderOf(response, "Content-Length"), "123456");
+  EXPECT_TRUE(response.body().empty());
 }
 
 }  // namespace

@@ -418,8 +418,9 @@ FinalResponse RequestPipeline::Finish(Exchange& exchange, HttpResponse response)
   EraseHeader(response.headers, "Connection");
   EraseHeader(response.headers, "Keep-Alive");
   // Content-Length is the server's to compute, except what a HEAD answer announces.
-  std::size_t announced = response.body.size();
-  if (auto length = FindHeader(response.headers, "Content-Length")) {
+  std::size_t announced =
+      response.object ? static_cast<std::size_t>(response.object->length()) : response.body.size();
+  if (auto length = FindHeader(response.headers, "Content-Length"); length && !response.object) {
     std::size_t parsed = 0;
     auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), parsed);
     if (ec == std::errc() && end == length->data() + length->size() && response.body.empty()) {
@@ -429,10 +430,12 @@ FinalResponse RequestPipeline::Finish(Exchange& exchange, HttpResponse response)
   EraseHeader(response.headers, "Content-Length");
   if (IsBodylessStatus(response.status)) {
     response.body.clear();
+    response.object.reset();
     announced = 0;
   }
   if (exchange.head) {
     response.body.clear();
+    response.object.reset();  // HEAD: the length is announced, the object never read
     final_response.head = true;
     final_response.content_length = announced;
   }
@@ -445,7 +448,7 @@ FinalResponse RequestPipeline::Finish(Exchange& exchange, HttpResponse response)
     logger_->warn("{} {} -> {}: {}", exchange.request.method, LoggedPath(exchange.request), status,
                   exchange.error_detail);
   }
-  Record(exchange, status, response.body.size());
+  Record(exchange, status, response.object ? announced : response.body.size());
   final_response.response = std::move(response);
   return final_response;
 }

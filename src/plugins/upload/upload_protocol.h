@@ -71,5 +71,4 @@ Result<TusChecksum> ParseUploadChecksum(std::string_view header);
 /// The algorithms of `Tus-Checksum-Algorithm`.
 inline constexpr std::string_view kTusChecksumAlgorithms = "sha1,sha256";
 
-
 }  // namespace sg::plugins::upload

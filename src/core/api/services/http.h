@@ -19,6 +19,7 @@
 #include "core/api/byte_source.h"
 #include "core/api/request_context.h"
 #include "core/api/result.h"
+#include "core/api/services/object_store.h"
 
 namespace sg {
 
@@ -141,6 +142,10 @@ struct HttpResponse {
   std::string body;
   /// When set, `body` is ignored and the body comes from this stream (GET only).
   std::shared_ptr<ResponseStream> stream;
+  /// When set, `body` is ignored and the body is this stored object (or the range it was
+  /// opened with), `object->length()` bytes: sent with sendfile(2) when the reader has a
+  /// file span (local store: zero copy), else read in bounded pieces. Keep-alive is kept.
+  std::shared_ptr<ObjectReader> object;
 
   HttpResponse& SetHeader(std::string name, std::string value);
   /// `application/json` body.
