@@ -7,6 +7,7 @@
 #include "plugins/metadata/metadata_plugin.h"
 #include "plugins/monitor/monitor_plugin.h"
 #include "plugins/storage/storage_plugin.h"
+#include "plugins/streaming/streaming_plugin.h"
 #include "plugins/transcode/transcode_plugin.h"
 #include "plugins/upload/upload_plugin.h"
 #include "plugins/worker/worker_plugin.h"
@@ -24,6 +25,7 @@ Result<> RegisterBuiltinPlugins(PluginRegistrar& registrar) {
   SG_RETURN_IF_ERROR(RegisterUploadPlugin(registrar));
   SG_RETURN_IF_ERROR(RegisterWorkerPlugin(registrar));
   SG_RETURN_IF_ERROR(RegisterTranscodePlugin(registrar));
+  SG_RETURN_IF_ERROR(RegisterStreamingPlugin(registrar));
   return {};
 }
 

@@ -1,0 +1,299 @@
+#include "plugins/streaming/streaming_plugin.h"
+
+#include <charconv>
+#include <memory>
+#include <string>
+
+#include "core/api/context.h"
+#include "core/api/services/access.h"
+#include "core/api/services/http.h"
+#include "core/api/services/metadata_store.h"
+#include "core/api/services/object_store.h"
+#include "plugins/streaming/http_ranges.h"
+#include "plugins/streaming/manifests.h"
+#include "plugins/streaming/streaming_config.h"
+#include "plugins/streaming/streaming_plugin_internal.h"
+
+namespace sg::plugins::streaming {
+namespace {
+
+constexpr std::string_view kHlsType = "application/vnd.apple.mpegurl";
+constexpr std::string_view kDashType = "application/dash+xml";
+
+bool IsAdmin(const Principal& principal) { return principal.HasRole("admin"); }
+
+// The embedded decider: visibility only. Private content is answered like absent content.
+class VisibilityDecider final : public AccessDecider {
+ public:
+  Result<> MayPlay(const ContentRecord& content, const Principal& viewer) override {
+    if (content.visibility != "private") {
+      return {};
+    }
+    if (IsAdmin(viewer) || (!viewer.anonymous() && viewer.id == content.owner)) {
+      return {};
+    }
+    return MakeError(ErrorCode::kNotFound, "content {} does not exist", content.id);
+  }
+};
+
+bool IsRenditionName(std::string_view name) {
+  if (name.empty() || name.size() > 32) {
+    return false;
+  }
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "segment_<n>.m4s" with n a plain decimal below 10^9 (no sign, no leading '+').
+std::optional<std::uint32_t> SegmentNumber(std::string_view file) {
+  constexpr std::string_view kPrefix = "segment_";
+  constexpr std::string_view kSuffix = ".m4s";
+  if (!file.starts_with(kPrefix) || !file.ends_with(kSuffix)) {
+    return std::nullopt;
+  }
+  std::string_view digits =
+      file.substr(kPrefix.size(), file.size() - kPrefix.size() - kSuffix.size());
+  if (digits.empty() || digits.size() > 9) {
+    return std::nullopt;
+  }
+  std::uint32_t number = 0;
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (ec != std::errc() || end != digits.data() + digits.size()) {
+    return std::nullopt;
+  }
+  return number;
+}
+
+std::string Seconds(ConfigDuration duration) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count());
+}
+
+class StreamingPlugin final : public Plugin {
+ public:
+  const PluginInfo& Info() const override {
+    static const PluginInfo info{
+        .name = "streaming",
+        .version = "0.1.0",
+        .description = "HLS and DASH manifests from metadata; segments by sendfile with Range",
+        .dependencies = {"gateway", "metadata", "storage"},
+    };
+    return info;
+  }
+
+  std::unique_ptr<PluginConfig> NewConfig() const override {
+    return std::make_unique<TypedPluginConfig<StreamingConfig>>();
+  }
+
+  Result<> Init(PluginContext& context) override {
+    config_ = context.Config<StreamingConfig>();
+    SG_ASSIGN_OR_RETURN(store_, context.Require<MetadataStore>());
+    SG_ASSIGN_OR_RETURN(objects_, context.Require<ObjectStore>());
+    SG_ASSIGN_OR_RETURN(auto router, context.Require<HttpRouter>());
+    // A decider provided earlier (the auth plugin's NFT policies) wins over visibility.
+    if (auto provided = context.Find<AccessDecider>()) {
+      access_ = std::move(provided);
+    } else {
+      access_ = std::make_shared<VisibilityDecider>();
+    }
+    RouteOptions read{.rate_class = "read", .blocking = true};
+    SG_RETURN_IF_ERROR(router->AddRoute(
+        "GET", "/api/v1/streaming/{id}/manifest.m3u8",
+        [this](const HttpRequest& r) { return Master(r); }, read));
+    SG_RETURN_IF_ERROR(router->AddRoute(
+        "GET", "/api/v1/streaming/{id}/manifest.mpd",
+        [this](const HttpRequest& r) { return Mpd(r); }, read));
+    // Segments are bulk transfers: the transfer bucket, like upload chunks.
+    RouteOptions transfer{.rate_class = "transfer", .blocking = true};
+    SG_RETURN_IF_ERROR(router->AddRoute(
+        "GET", "/api/v1/streaming/{id}/{rendition}/{file}",
+        [this](const HttpRequest& r) { return File(r); }, transfer));
+    return {};
+  }
+
+  Result<> Start() override { return {}; }
+  void Stop(Deadline) noexcept override {}
+  Health CheckHealth() const override { return {HealthStatus::kOk, ""}; }
+
+ private:
+  // The content behind `{id}` if this viewer may play it: 400 for a malformed id, 404 when
+  // absent or hidden, whatever else the decider says.
+  Result<ContentRecord> Playable(const HttpRequest& request) {
+    std::string_view id = request.PathParam("id");
+    if (!IsValidId(id)) {
+      return MakeError(ErrorCode::kInvalidArgument, "invalid content id");
+    }
+    SG_ASSIGN_OR_RETURN(auto content, store_->GetContent(id));
+    SG_RETURN_IF_ERROR(access_->MayPlay(content, request.principal));
+    return content;
+  }
+
+  Result<ManifestInput> LoadMedia(ContentRecord content) {
+    ManifestInput input;
+    SG_ASSIGN_OR_RETURN(auto renditions, store_->ListRenditions(content.id));
+    for (auto& rendition : renditions) {
+      SG_ASSIGN_OR_RETURN(auto segments, store_->ListSegments(content.id, rendition.name));
+      input.renditions.push_back({std::move(rendition), std::move(segments)});
+    }
+    input.content = std::move(content);
+    return input;
+  }
+
+  // 404 with Retry-After for content whose first segments do not exist yet (still
+  // uploading or transcoding): players and scripts know when to ask again.
+  Result<HttpResponse> NotYet(const ManifestInput& input, const HttpRequest& request,
+                              std::string_view what) {
+    bool coming = input.content.status == "uploaded" || input.content.status == "processing";
+    auto response = HttpResponse::Error(
+        404, "not_found",
+        coming ? fmt::format("content {} has no {} yet: it is {}", input.content.id, what,
+                             input.content.status)
+               : fmt::format("content {} has no {} ({})", input.content.id, what,
+                             input.content.status),
+        request);
+    if (coming) {
+      response.SetHeader("Retry-After", Seconds(config_.retry_after));
+    }
+    return response;
+  }
+
+  HttpResponse Manifest(std::string body, std::string_view type, const ManifestInput& input) {
+    auto response = HttpResponse::Text(200, std::move(body), std::string(type));
+    bool cacheable = IsComplete(input);
+    std::string scope = input.content.visibility == "private" ? "private" : "public";
+    response.SetHeader("Cache-Control",
+                       cacheable ? fmt::format("{}, max-age={}", scope,
+                                               Seconds(config_.manifest_max_age))
+                                 : std::string("no-cache"));
+    return response;
+  }
+
+  Result<HttpResponse> Master(const HttpRequest& request) {
+    SG_ASSIGN_OR_RETURN(auto content, Playable(request));
+    SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
+    bool any_segment = false;
+    for (const auto& media : input.renditions) {
+      any_segment = any_segment || !media.segments.empty();
+    }
+    if (!any_segment) {
+      return NotYet(input, request, "playable renditions");
+    }
+    return Manifest(BuildHlsMaster(input), kHlsType, input);
+  }
+
+  Result<HttpResponse> Mpd(const HttpRequest& request) {
+    SG_ASSIGN_OR_RETURN(auto content, Playable(request));
+    SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
+    // A static MPD needs every segment; while transcoding, HLS (an EVENT playlist) plays.
+    if (!IsComplete(input)) {
+      return NotYet(input, request, "complete DASH presentation");
+    }
+    SG_ASSIGN_OR_RETURN(auto mpd, BuildDashMpd(input));
+    return Manifest(std::move(mpd), kDashType, input);
+  }
+
+  Result<HttpResponse> File(const HttpRequest& request) {
+    std::string_view rendition = request.PathParam("rendition");
+    std::string_view file = request.PathParam("file");
+    if (!IsRenditionName(rendition)) {
+      return MakeError(ErrorCode::kInvalidArgument, "invalid rendition name");
+    }
+    SG_ASSIGN_OR_RETURN(auto content, Playable(request));
+    if (file == "playlist.m3u8") {
+      SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
+      SG_ASSIGN_OR_RETURN(auto playlist, BuildHlsMedia(input, rendition));
+      return Manifest(std::move(playlist), kHlsType, input);
+    }
+    std::string key = fmt::format("media/{}/{}/", content.id, rendition);
+    if (file == "init.mp4") {
+      key += "init.mp4";
+    } else if (auto number = SegmentNumber(file)) {
+      key += fmt::format("segment_{}.m4s", *number);
+    } else {
+      return MakeError(ErrorCode::kNotFound, "no such file {} in rendition {}", file, rendition);
+    }
+    SG_ASSIGN_OR_RETURN(auto renditions, store_->ListRenditions(content.id));
+    const RenditionRecord* record = nullptr;
+    for (const auto& candidate : renditions) {
+      if (candidate.name == rendition) {
+        record = &candidate;
+      }
+    }
+    if (record == nullptr) {
+      return MakeError(ErrorCode::kNotFound, "content {} has no rendition {}", content.id,
+                       rendition);
+    }
+    return Segment(request, key, record->kind == "audio" ? "audio/mp4" : "video/mp4",
+                   content.visibility == "private");
+  }
+
+  Result<HttpResponse> Segment(const HttpRequest& request, const std::string& key,
+                               std::string_view type, bool private_content) {
+    auto info = objects_->Stat(key);
+    if (!info) {
+      if (info.error().code == ErrorCode::kNotFound) {
+        return MakeError(ErrorCode::kNotFound, "{} is not available (yet)",
+                         key.substr(key.rfind('/') + 1));
+      }
+      return MakeError(info.error());
+    }
+    const std::string etag = "\"" + info->etag + "\"";
+    HttpResponse response;
+    response.SetHeader("ETag", etag);
+    response.SetHeader("Last-Modified", FormatHttpDate(info->modified));
+    response.SetHeader("Accept-Ranges", "bytes");
+    response.SetHeader("Cache-Control",
+                       fmt::format("{}, max-age={}, immutable",
+                                   private_content ? "private" : "public",
+                                   Seconds(config_.segment_max_age)));
+    if (NotModified(request.Header("If-None-Match"), request.Header("If-Modified-Since"), etag,
+                    info->modified)) {
+      response.status = 304;
+      return response;
+    }
+    response.SetHeader("Content-Type", std::string(type));
+    RangeDecision range;
+    if (auto header = request.Header("Range");
+        header && RangeStillValid(request.Header("If-Range"), etag, info->modified)) {
+      range = ParseRange(*header, info->size);
+    }
+    if (range.kind == RangeKind::kUnsatisfiable) {
+      auto refused = HttpResponse::Error(
+          416, "range_not_satisfiable",
+          fmt::format("the range is outside the {} bytes of the object", info->size), request);
+      refused.SetHeader("Content-Range", ContentRangeHeader(range, info->size));
+      return refused;
+    }
+    ByteRange wanted;
+    if (range.kind == RangeKind::kPartial) {
+      wanted = {.offset = range.span.first, .length = range.span.size()};
+      response.status = 206;
+      response.SetHeader("Content-Range", ContentRangeHeader(range, info->size));
+    }
+    SG_ASSIGN_OR_RETURN(response.object, objects_->Get(key, wanted));
+    return response;
+  }
+
+  StreamingConfig config_;
+  std::shared_ptr<MetadataStore> store_;
+  std::shared_ptr<ObjectStore> objects_;
+  std::shared_ptr<AccessDecider> access_;
+};
+
+}  // namespace
+
+std::unique_ptr<Plugin> MakeStreamingPlugin() { return std::make_unique<StreamingPlugin>(); }
+
+}  // namespace sg::plugins::streaming
+
+namespace sg {
+
+Result<> RegisterStreamingPlugin(PluginRegistrar& registrar) {
+  return registrar.Register(&plugins::streaming::MakeStreamingPlugin);
+}
+
+}  // namespace sg
