@@ -1,6 +1,8 @@
 // Integration tests of streaming: a ready content played by real clients (ffprobe, ffmpeg)
 // over HTTP from the real binary, and segment delivery semantics over the wire.
 
+#include <signal.h>
+
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
@@ -188,6 +190,62 @@ TEST_F(StreamingIntegrationTest, PrivateContentIsHiddenFromOthersAndShownToItsOw
   ASSERT_TRUE(owner);
   EXPECT_EQ(owner->status, 200);
   EXPECT_NE(owner->Header("cache-control").find("private"), std::string::npos);
+}
+
+// nginx mode (deploy/nginx.conf): StreamGate decides, nginx sends the bytes. The real nginx
+// runs in front, in one process (master_process off) so it can read the test's files.
+TEST_F(StreamingIntegrationTest, InNginxModeTheRealNginxSendsTheSegmentBytes) {
+  StartServer("streaming:\n  accel_redirect_prefix: /_objects\n");
+  auto id = Upload(MakeClip("clip.mp4", "426x240", 2));
+  ASSERT_EQ(Status(WaitSettled(id)), "ready");
+  int nginx_port = FreePort();
+  auto dir = work_ / "nginx";
+  fs::create_directories(dir);
+  std::ofstream(dir / "nginx.conf")
+      << fmt("daemon off;\nmaster_process off;\npid ", (dir / "nginx.pid").string(),
+             ";\nerror_log ", (dir / "error.log").string(),
+             " warn;\nevents { worker_connections 64; }\nhttp {\n  access_log off;\n"
+             "  client_body_temp_path ",
+             (dir / "body").string(), ";\n  proxy_temp_path ", (dir / "proxy").string(),
+             ";\n  fastcgi_temp_path ", (dir / "fastcgi").string(), ";\n  uwsgi_temp_path ",
+             (dir / "uwsgi").string(), ";\n  scgi_temp_path ", (dir / "scgi").string(),
+             ";\n  server {\n    listen 127.0.0.1:", nginx_port,
+             ";\n    location / { proxy_pass http://127.0.0.1:", server_->port(),
+             "; proxy_http_version 1.1; proxy_set_header Connection \"\"; }\n"
+             "    location /_objects/ { internal; alias ",
+             (server_->data_dir() / "objects").string(), "/; }\n  }\n}\n");
+  ChildProcess nginx(
+      {"/usr/sbin/nginx", "-e", (dir / "error.log").string(), "-c", (dir / "nginx.conf").string()});
+  ASSERT_TRUE(WaitUntilHealthy(nginx_port, 10s)) << nginx.Stderr();
+
+  // StreamGate alone answers with the redirect and no body.
+  const std::string target = "/api/v1/streaming/" + id + "/240p/segment_0.m4s";
+  auto direct = Get(target);
+  ASSERT_TRUE(direct);
+  EXPECT_EQ(direct->Header("x-accel-redirect"), "/_objects/media/" + id + "/240p/segment_0.m4s");
+  EXPECT_TRUE(direct->body.empty());
+  // Through nginx: the stored bytes, ranges included.
+  std::ifstream in(server_->data_dir() / "objects" / "media" / id / "240p" / "segment_0.m4s",
+                   std::ios::binary);
+  std::string stored((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto whole = HttpGet(nginx_port, target);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->status, 200) << whole->body;
+  EXPECT_EQ(whole->body, stored);
+  auto part = HttpGet(nginx_port, target, "Range: bytes=10-19\r\n");
+  ASSERT_TRUE(part);
+  EXPECT_EQ(part->status, 206);
+  EXPECT_EQ(part->body, stored.substr(10, 10));
+  // Access is still StreamGate's: an unknown content is refused before nginx reads a file.
+  auto refused = HttpGet(nginx_port, "/api/v1/streaming/aaaaaaaaaaaaaaaaaaaa/240p/init.mp4");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 404);
+  // The internal location is not reachable directly.
+  auto hidden = HttpGet(nginx_port, "/_objects/media/" + id + "/240p/segment_0.m4s");
+  ASSERT_TRUE(hidden);
+  EXPECT_EQ(hidden->status, 404);
+  nginx.Signal(SIGTERM);
+  nginx.WaitExit(10s);
 }
 
 }  // namespace

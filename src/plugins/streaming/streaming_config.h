@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "core/api/config.h"
 
@@ -10,6 +11,7 @@ struct StreamingConfig {
   ConfigDuration manifest_max_age{30'000};
   ConfigDuration segment_max_age{365LL * 24 * 3600 * 1000};
   ConfigDuration retry_after{5'000};
+  std::string accel_redirect_prefix;
 
   void Visit(ConfigVisitor& v) {
     v.Field("manifest_max_age", manifest_max_age,
@@ -19,11 +21,23 @@ struct StreamingConfig {
     v.Field("segment_max_age", segment_max_age,
             {.doc = "Cache-Control max-age of init and media segments (immutable)", .min = 0});
     v.Field("retry_after", retry_after,
-            {.doc = "Retry-After of a manifest asked for before any segment exists",
-             .min = 1'000});
+            {.doc = "Retry-After of a manifest asked for before any segment exists", .min = 1'000});
+    v.Field("accel_redirect_prefix", accel_redirect_prefix,
+            {.doc = "nginx mode: when set (e.g. /_objects), segment responses carry "
+                    "X-Accel-Redirect: <prefix>/<object key> and no body, so an nginx in front "
+                    "sends the bytes (deploy/nginx.conf); empty = StreamGate sends them"});
   }
 
-  Result<> Validate() const { return {}; }
+  Result<> Validate() const {
+    if (!accel_redirect_prefix.empty() &&
+        (accel_redirect_prefix.front() != '/' || accel_redirect_prefix.back() == '/' ||
+         accel_redirect_prefix.find_first_of(" \r\n") != std::string::npos)) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "accel_redirect_prefix: must start with / and not end with / (e.g. "
+                       "/_objects)");
+    }
+    return {};
+  }
 };
 
 }  // namespace sg::plugins::streaming

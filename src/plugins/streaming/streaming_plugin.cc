@@ -148,13 +148,13 @@ class StreamingPlugin final : public Plugin {
   Result<HttpResponse> NotYet(const ManifestInput& input, const HttpRequest& request,
                               std::string_view what) {
     bool coming = input.content.status == "uploaded" || input.content.status == "processing";
-    auto response = HttpResponse::Error(
-        404, "not_found",
-        coming ? fmt::format("content {} has no {} yet: it is {}", input.content.id, what,
-                             input.content.status)
-               : fmt::format("content {} has no {} ({})", input.content.id, what,
-                             input.content.status),
-        request);
+    auto response =
+        HttpResponse::Error(404, "not_found",
+                            coming ? fmt::format("content {} has no {} yet: it is {}",
+                                                 input.content.id, what, input.content.status)
+                                   : fmt::format("content {} has no {} ({})", input.content.id,
+                                                 what, input.content.status),
+                            request);
     if (coming) {
       response.SetHeader("Retry-After", Seconds(config_.retry_after));
     }
@@ -165,10 +165,9 @@ class StreamingPlugin final : public Plugin {
     auto response = HttpResponse::Text(200, std::move(body), std::string(type));
     bool cacheable = IsComplete(input);
     std::string scope = input.content.visibility == "private" ? "private" : "public";
-    response.SetHeader("Cache-Control",
-                       cacheable ? fmt::format("{}, max-age={}", scope,
-                                               Seconds(config_.manifest_max_age))
-                                 : std::string("no-cache"));
+    response.SetHeader("Cache-Control", cacheable ? fmt::format("{}, max-age={}", scope,
+                                                                Seconds(config_.manifest_max_age))
+                                                  : std::string("no-cache"));
     return response;
   }
 
@@ -246,16 +245,21 @@ class StreamingPlugin final : public Plugin {
     response.SetHeader("ETag", etag);
     response.SetHeader("Last-Modified", FormatHttpDate(info->modified));
     response.SetHeader("Accept-Ranges", "bytes");
-    response.SetHeader("Cache-Control",
-                       fmt::format("{}, max-age={}, immutable",
-                                   private_content ? "private" : "public",
-                                   Seconds(config_.segment_max_age)));
+    response.SetHeader("Cache-Control", fmt::format("{}, max-age={}, immutable",
+                                                    private_content ? "private" : "public",
+                                                    Seconds(config_.segment_max_age)));
     if (NotModified(request.Header("If-None-Match"), request.Header("If-Modified-Since"), etag,
                     info->modified)) {
       response.status = 304;
       return response;
     }
     response.SetHeader("Content-Type", std::string(type));
+    if (!config_.accel_redirect_prefix.empty()) {
+      // nginx mode: access was decided here; nginx sends the file (Range included) from its
+      // internal location over the same objects directory.
+      response.SetHeader("X-Accel-Redirect", config_.accel_redirect_prefix + "/" + key);
+      return response;
+    }
     RangeDecision range;
     if (auto header = request.Header("Range");
         header && RangeStillValid(request.Header("If-Range"), etag, info->modified)) {
