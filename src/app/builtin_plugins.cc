@@ -1,6 +1,7 @@
 #include "app/builtin_plugins.h"
 
 #include "plugins/auth/auth_plugin.h"
+#include "plugins/cache/cache_plugin.h"
 #include "plugins/content/content_plugin.h"
 #include "plugins/debug/debug_plugin.h"
 #include "plugins/gateway/gateway_plugin.h"
@@ -25,6 +26,7 @@ Result<> RegisterBuiltinPlugins(PluginRegistrar& registrar) {
   SG_RETURN_IF_ERROR(RegisterUploadPlugin(registrar));
   SG_RETURN_IF_ERROR(RegisterWorkerPlugin(registrar));
   SG_RETURN_IF_ERROR(RegisterTranscodePlugin(registrar));
+  SG_RETURN_IF_ERROR(RegisterCachePlugin(registrar));
   SG_RETURN_IF_ERROR(RegisterStreamingPlugin(registrar));
   return {};
 }

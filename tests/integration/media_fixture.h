@@ -2,6 +2,8 @@
 // The fixture of the media integration tests (transcode, streaming): the real streamgate
 // binary with the real ffmpeg, clips generated at test time, uploads through the real CLI.
 
+#include <stdlib.h>
+
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
@@ -46,8 +48,11 @@ worker:
 class MediaIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    work_ = fs::temp_directory_path() / ("sg-it-transcode-" + std::to_string(FreePort()));
-    fs::create_directories(work_);
+    // mkdtemp, not a port number: tests run in parallel (ctest -j) and a port number can be
+    // handed out twice, which once gave two tests one folder.
+    std::string pattern = (fs::temp_directory_path() / "sg-it-media-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    work_ = pattern;
     config_ = work_ / "streamgate.yaml";
     std::ofstream(config_) << kTestConfig;
   }

@@ -78,6 +78,24 @@ TEST_F(StreamingIntegrationTest, FfprobeAndFfmpegPlayHlsAndDashOfAReadyContent) 
   auto mpd = Get("/api/v1/streaming/" + id + "/manifest.mpd");
   ASSERT_TRUE(mpd);
   EXPECT_EQ(mpd->Header("content-type"), "application/dash+xml");
+  // A second fetch of a ready content's manifest comes from the cache: the same bytes.
+  auto again = Get("/api/v1/streaming/" + id + "/manifest.m3u8");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->body, master->body);
+
+  // The plays were counted: one viewer (ffprobe, ffmpeg and this client share the IP; their
+  // User-Agents differ), views deduplicated per viewer, bytes of every segment sent.
+  auto stats = Get("/api/v1/content/" + id + "/stats");
+  ASSERT_TRUE(stats);
+  ASSERT_EQ(stats->status, 200) << stats->body;
+  auto body = json::parse(stats->body);
+  EXPECT_GE(body.at("views").to_number<std::int64_t>(), 2);
+  EXPECT_LE(body.at("views").to_number<std::int64_t>(),
+            body.at("unique_viewers").to_number<std::int64_t>());
+  EXPECT_GT(body.at("bytes_served").to_number<std::int64_t>(), 100'000);
+  auto metrics = HttpGet(server_->port(), "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("streamgate_cache_hits_total"), std::string::npos);
 }
 
 TEST_F(StreamingIntegrationTest, SegmentsAnswerRangesConditionalsAndHead) {

@@ -210,6 +210,7 @@ TEST_F(TranscodeIntegrationTest, KillNineDuringTranscodeRunsTheJobAgainAfterRest
       text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
     auto at = text.find("  threads: 2");
+    ASSERT_NE(at, std::string::npos) << text;
     text.replace(at, 12, "  threads: 1\n  preset: slow\n  ladder: [\"240p=300k\", \"360p=600k\"]");
     std::ofstream(config_) << text;
   }

@@ -84,6 +84,11 @@ std::optional<HttpReply> RawConnection::ReadResponse(std::chrono::milliseconds t
     char chunk[16384];
     ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
     if (n <= 0) {
+      // EOF before any byte of a response: the connection was closed on us (a server
+      // shutting down). Beast's put_eof asserts on a parser that got nothing.
+      if (!parser.got_some()) {
+        return std::nullopt;
+      }
       // EOF: a response without Content-Length ends here.
       boost::system::error_code ec;
       parser.put_eof(ec);

@@ -1,6 +1,8 @@
 #include "tests/support/test_server.h"
 
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -8,13 +10,24 @@
 #include "tests/support/http_client.h"
 
 namespace sg::testing {
+namespace {
+
+// A fresh folder per server (mkdtemp): parallel tests never share one.
+std::filesystem::path MakeDataDir() {
+  std::string pattern = (std::filesystem::temp_directory_path() / "sg-it-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    return std::filesystem::temp_directory_path() / ("sg-it-" + std::to_string(::getpid()));
+  }
+  return pattern;
+}
+
+}  // namespace
 
 TestServer::TestServer(std::vector<std::string> extra_args, std::map<std::string, std::string> env)
     : port_(FreePort()),
-      data_dir_(std::filesystem::temp_directory_path() / ("sg-it-" + std::to_string(port_))),
+      data_dir_(MakeDataDir()),
       extra_args_(std::move(extra_args)),
       env_(std::move(env)) {
-  std::filesystem::remove_all(data_dir_);
   Launch();
 }
 

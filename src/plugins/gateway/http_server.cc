@@ -29,6 +29,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
@@ -936,6 +937,10 @@ Result<> HttpServer::Start() {
   if (impl.io) {
     return MakeError(ErrorCode::kInternal, "HTTP server started twice");
   }
+  // sendfile(2) on a connection the client reset raises SIGPIPE, whose default action ends
+  // the process (Asio's own writes pass MSG_NOSIGNAL; sendfile has no such flag). A server
+  // ignores it and handles EPIPE. Children get the default back (core/api/subprocess.cc).
+  ::signal(SIGPIPE, SIG_IGN);
   impl.io = std::make_unique<asio::io_context>(static_cast<int>(impl.options.io_threads));
   impl.work.emplace(impl.io->get_executor());
 

@@ -159,6 +159,9 @@ class Client {
     }
     return head;
   }
+  void SetOption(int level, int name, const void* value, socklen_t size) {
+    ::setsockopt(socket_.native_handle(), level, name, value, size);
+  }
   void Close() {
     beast::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -1719,6 +1722,27 @@ TEST_F(GatewayServerTest, ObjectBodyWithoutAFileSpanIsSentInPieces) {
   });
   EXPECT_EQ(bytes, 3 * kMiB + 17);
   EXPECT_EQ(received.Hex(), file.Hex());
+}
+
+// sendfile(2) to a reset connection raises SIGPIPE: without the server ignoring it, this
+// test process (the server's) would die here.
+TEST_F(GatewayServerTest, AClientVanishingMidObjectLeavesTheServerUp) {
+  PatternFile file(16 * kMiB);
+  StartGateway(TestConfig(), [&](HttpRouter& router) {
+    ASSERT_TRUE(router.AddRoute("GET", "/segment", ServeFile(file.path(), true)));
+    ASSERT_TRUE(router.AddRoute("GET", "/fast", Reply("ok")));
+  });
+  for (int i = 0; i < 5; ++i) {
+    Client quitter(port_);
+    quitter.WriteRaw("GET /segment HTTP/1.1\r\nHost: x\r\n\r\n");
+    ASSERT_TRUE(quitter.ReadUntil("\r\n\r\n"));
+    // Closing with unread data makes the kernel answer the server with a reset.
+    linger hard{.l_onoff = 1, .l_linger = 0};
+    quitter.SetOption(SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    quitter.Close();
+  }
+  Client client(port_);
+  EXPECT_EQ(client.Get("/fast").body(), "ok");
 }
 
 TEST_F(GatewayServerTest, HeadOfAnObjectAnnouncesItsLengthWithoutABody) {

@@ -1088,6 +1088,134 @@ TEST_F(MetadataStoreTest, MediaSurvivesReopeningTheFile) {
 
 // ---- plugin
 
+// ---- playback statistics
+
+TEST_F(MetadataStoreTest, StatsOfANeverViewedContentAreZeroAndOfAnUnknownOneNotFound) {
+  auto c = Create(MakeContent("clip"));
+  auto stats = store_->GetStats(c.id);
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->content_id, c.id);
+  EXPECT_EQ(stats->views, 0u);
+  EXPECT_EQ(stats->unique_viewers, 0u);
+  EXPECT_EQ(stats->bytes_served, 0u);
+  auto unknown = store_->GetStats(NewId());
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, RecordedViewsAddUpAndEachViewerCountsOnce) {
+  auto c = Create(MakeContent("clip"));
+  auto other = Create(MakeContent("other"));
+  ASSERT_TRUE(store_->RecordViews({
+      {.content_id = c.id, .views = 2, .bytes = 1000, .new_viewers = {"v1", "v2"}},
+      {.content_id = other.id, .views = 1, .bytes = 5, .new_viewers = {"v1"}},
+  }));
+  // v2 again (a later batch) and v3 twice in one batch: only v3 is new, once.
+  ASSERT_TRUE(store_->RecordViews(
+      {{.content_id = c.id, .views = 3, .bytes = 24, .new_viewers = {"v2", "v3", "v3"}}}));
+  ASSERT_TRUE(store_->RecordViews({{.content_id = c.id, .bytes = 1}}));  // bytes only
+
+  auto stats = store_->GetStats(c.id);
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->views, 5u);
+  EXPECT_EQ(stats->unique_viewers, 3u);
+  EXPECT_EQ(stats->bytes_served, 1025u);
+  auto other_stats = store_->GetStats(other.id);
+  EXPECT_EQ(other_stats->views, 1u);
+  EXPECT_EQ(other_stats->unique_viewers, 1u);
+  EXPECT_EQ(other_stats->bytes_served, 5u);
+}
+
+TEST_F(MetadataStoreTest, ViewsOfADeletedContentAreSkippedAndTheRestOfTheBatchStored) {
+  auto c = Create(MakeContent("clip"));
+  const std::string gone = NewId();
+  auto recorded = store_->RecordViews({
+      {.content_id = gone, .views = 7, .bytes = 7, .new_viewers = {"v1"}},
+      {.content_id = c.id, .views = 1, .bytes = 10, .new_viewers = {"v1"}},
+  });
+  ASSERT_TRUE(recorded) << recorded.error().ToString();
+  EXPECT_EQ(store_->GetStats(c.id)->views, 1u);
+  SQLite::Database raw((dir_.path() / "streamgate.db").string());
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM content_stats").getInt(), 1);
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM content_viewers").getInt(), 1);
+}
+
+TEST_F(MetadataStoreTest, AMalformedDeltaStoresNothingOfTheBatch) {
+  auto c = Create(MakeContent("clip"));
+  for (const auto& bad : std::vector<ViewDelta>{
+           {.content_id = "../etc", .views = 1},
+           {.content_id = c.id, .views = 1, .new_viewers = {""}},
+           {.content_id = c.id, .views = 1, .new_viewers = {std::string(129, 'a')}},
+           {.content_id = c.id, .views = std::uint64_t{1} << 63},
+       }) {
+    auto recorded = store_->RecordViews({{.content_id = c.id, .views = 1}, bad});
+    ASSERT_FALSE(recorded);
+    EXPECT_EQ(recorded.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_EQ(store_->GetStats(c.id)->views, 0u);
+}
+
+TEST_F(MetadataStoreTest, DeleteContentRemovesItsStatsAndViewers) {
+  auto c = Create(MakeContent("clip"));
+  auto other = Create(MakeContent("other"));
+  ASSERT_TRUE(store_->RecordViews({
+      {.content_id = c.id, .views = 1, .bytes = 1, .new_viewers = {"v1", "v2"}},
+      {.content_id = other.id, .views = 1, .bytes = 1, .new_viewers = {"v1"}},
+  }));
+  ASSERT_TRUE(store_->DeleteContent(c.id));
+  SQLite::Database raw((dir_.path() / "streamgate.db").string());
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM content_stats").getInt(), 1);
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM content_viewers").getInt(), 1);
+  // Created again under the same id, it starts from zero and v1 is a new viewer again.
+  ContentRecord again = MakeContent("clip");
+  again.id = c.id;
+  ASSERT_TRUE(store_->CreateContent(again));
+  EXPECT_EQ(store_->GetStats(c.id)->views, 0u);
+  ASSERT_TRUE(store_->RecordViews({{.content_id = c.id, .views = 1, .new_viewers = {"v1"}}}));
+  EXPECT_EQ(store_->GetStats(c.id)->unique_viewers, 1u);
+}
+
+TEST_F(MetadataStoreTest, StatsSurviveReopeningTheFile) {
+  auto c = Create(MakeContent("clip"));
+  ASSERT_TRUE(store_->RecordViews(
+      {{.content_id = c.id, .views = 4, .bytes = 4096, .new_viewers = {"v1", "v2"}}}));
+  Reopen();
+  auto stats = store_->GetStats(c.id);
+  ASSERT_TRUE(stats) << stats.error().ToString();
+  EXPECT_EQ(stats->views, 4u);
+  EXPECT_EQ(stats->unique_viewers, 2u);
+  EXPECT_EQ(stats->bytes_served, 4096u);
+}
+
+TEST_F(MetadataStoreTest, AVersion2DatabaseUpgradesKeepsItsRowsAndTakesStats) {
+  store_.reset();
+  auto options = Options();
+  options.path = dir_.path() / "v2.db";
+  ContentRecord c = MakeContent("old clip");
+  {
+    auto v2 = SqliteMetadataStore::Open(options, clock_, Migrations().first(2));
+    ASSERT_TRUE(v2) << v2.error().ToString();
+    EXPECT_EQ((*v2)->schema_version(), 2);
+    ASSERT_TRUE((*v2)->CreateContent(c));
+    ASSERT_TRUE((*v2)->PutRendition({.content_id = c.id, .name = "360p", .height = 360}));
+    ASSERT_TRUE((*v2)->PutSegment({.content_id = c.id, .rendition = "360p", .number = 0}));
+  }
+  auto opened = SqliteMetadataStore::Open(options, clock_);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  auto& store = *opened;
+  EXPECT_EQ(store->schema_version(), 3);
+  EXPECT_EQ(store->GetContent(c.id)->title, "old clip");
+  EXPECT_EQ(store->ListSegments(c.id, "360p")->size(), 1u);
+  EXPECT_EQ(store->GetStats(c.id)->views, 0u);
+  ASSERT_TRUE(store->RecordViews({{.content_id = c.id, .views = 1, .new_viewers = {"v1"}}}));
+  EXPECT_EQ(store->GetStats(c.id)->unique_viewers, 1u);
+  ASSERT_TRUE(store->DeleteContent(c.id));
+  store.reset();
+  SQLite::Database raw(options.path.string());
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM content_stats").getInt(), 0);
+  EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM content_viewers").getInt(), 0);
+}
+
 TEST(MetadataPluginTest, ProvidesTheStoreOnTheConfiguredFileAndReportsHealth) {
   TempDir dir;
   MetadataConfig config;

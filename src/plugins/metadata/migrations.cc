@@ -123,7 +123,28 @@ CREATE TABLE segments (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<std::string_view, 2> kMigrations{kV1, kV2};
+// Version 3: playback statistics. One counter row per viewed content, and the distinct
+// viewer keys (keyed hashes from the streaming plugin, never an address) per content so
+// that unique_viewers is exact: a key is inserted or ignored and the counter grows only on
+// an insert. Both go with their content (cascade).
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE content_stats (
+  content_id TEXT PRIMARY KEY REFERENCES contents (id) ON DELETE CASCADE,
+  views INTEGER NOT NULL DEFAULT 0 CHECK (views >= 0),
+  unique_viewers INTEGER NOT NULL DEFAULT 0 CHECK (unique_viewers >= 0),
+  bytes_served INTEGER NOT NULL DEFAULT 0 CHECK (bytes_served >= 0),
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE content_viewers (
+  content_id TEXT NOT NULL REFERENCES contents (id) ON DELETE CASCADE,
+  viewer_hash TEXT NOT NULL,
+  first_seen_at INTEGER NOT NULL,
+  PRIMARY KEY (content_id, viewer_hash)
+) WITHOUT ROWID;
+)sql";
+
+constexpr std::array<std::string_view, 3> kMigrations{kV1, kV2, kV3};
 
 }  // namespace
 

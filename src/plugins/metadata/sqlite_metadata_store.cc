@@ -1039,4 +1039,91 @@ Result<> SqliteMetadataStore::DeleteMedia(std::string_view content_id) {
   });
 }
 
+// ---- playback statistics
+
+namespace {
+
+constexpr std::size_t kMaxViewerKeyLength = 128;
+
+Result<> ValidateDelta(const ViewDelta& delta) {
+  if (!IsValidId(delta.content_id)) {
+    return MakeError(ErrorCode::kInvalidArgument, "invalid content id \"{}\"", delta.content_id);
+  }
+  if (!FitsInt64(delta.views) || !FitsInt64(delta.bytes)) {
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "view delta of content {} is out of range ({} views, {} bytes)",
+                     delta.content_id, delta.views, delta.bytes);
+  }
+  for (const auto& viewer : delta.new_viewers) {
+    if (viewer.empty() || viewer.size() > kMaxViewerKeyLength) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "viewer key of content {} must have 1 to {} characters, not {}",
+                       delta.content_id, kMaxViewerKeyLength, viewer.size());
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<> SqliteMetadataStore::RecordViews(const std::vector<ViewDelta>& deltas) {
+  for (const auto& delta : deltas) {
+    SG_RETURN_IF_ERROR(ValidateDelta(delta));
+  }
+  if (deltas.empty()) {
+    return {};
+  }
+  return impl_->Write<void>("record views", [&](Db& db) -> Result<> {
+    const std::int64_t now = ToMs(impl_->clock->WallNow());
+    SQLite::Statement viewer(db,
+                             "INSERT OR IGNORE INTO content_viewers (content_id, viewer_hash, "
+                             "first_seen_at) VALUES (?, ?, ?)");
+    SQLite::Statement upsert(
+        db,
+        "INSERT INTO content_stats (content_id, views, unique_viewers, bytes_served, "
+        "updated_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (content_id) DO UPDATE SET "
+        "views = views + excluded.views, unique_viewers = unique_viewers + "
+        "excluded.unique_viewers, bytes_served = bytes_served + excluded.bytes_served, "
+        "updated_at = excluded.updated_at");
+    for (const auto& delta : deltas) {
+      if (!ContentSeq(db, delta.content_id)) {
+        continue;  // deleted since the views were counted
+      }
+      std::int64_t inserted = 0;
+      for (const auto& key : delta.new_viewers) {
+        viewer.reset();
+        BindAll(viewer, {delta.content_id, key, now});
+        inserted += viewer.exec();
+      }
+      if (delta.views == 0 && delta.bytes == 0 && inserted == 0) {
+        continue;
+      }
+      upsert.reset();
+      BindAll(upsert, {delta.content_id, AsInt(delta.views), inserted, AsInt(delta.bytes), now});
+      upsert.exec();
+    }
+    return {};
+  });
+}
+
+Result<ContentStats> SqliteMetadataStore::GetStats(std::string_view content_id) {
+  return impl_->Read<ContentStats>("get stats", [&](Db& db) -> Result<ContentStats> {
+    // One query tells an unknown content (no row) from one never viewed (NULL counters).
+    SQLite::Statement query(db,
+                            "SELECT s.views, s.unique_viewers, s.bytes_served FROM contents c "
+                            "LEFT JOIN content_stats s ON s.content_id = c.id WHERE c.id = ?");
+    query.bind(1, std::string(content_id));
+    if (!query.executeStep()) {
+      return MakeError(ErrorCode::kNotFound, "content {} does not exist", content_id);
+    }
+    ContentStats stats{.content_id = std::string(content_id)};
+    if (!query.getColumn(0).isNull()) {
+      stats.views = static_cast<std::uint64_t>(query.getColumn(0).getInt64());
+      stats.unique_viewers = static_cast<std::uint64_t>(query.getColumn(1).getInt64());
+      stats.bytes_served = static_cast<std::uint64_t>(query.getColumn(2).getInt64());
+    }
+    return stats;
+  });
+}
+
 }  // namespace sg::plugins::metadata

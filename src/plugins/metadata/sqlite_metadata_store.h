@@ -84,6 +84,11 @@ class SqliteMetadataStore final : public MetadataStore {
                                                   std::string_view rendition) override;
   Result<> DeleteMedia(std::string_view content_id) override;
 
+  /// Stats rows are upserts that add; the unique counter grows by the number of viewer keys
+  /// actually inserted (the primary key ignores repeats, also within one batch).
+  Result<> RecordViews(const std::vector<ViewDelta>& deltas) override;
+  Result<ContentStats> GetStats(std::string_view content_id) override;
+
   struct Impl;
 
  private:

@@ -98,17 +98,26 @@ struct Bitrates {
   double average = 0;
 };
 
-/// From the real segments; the encoder's target when none has a duration yet.
+/// From the real segments; the encoder's target when none has a duration yet. The peak
+/// ignores segments shorter than half the longest: a 23 ms audio tail holding one AAC frame
+/// plus its headers "peaks" at twice the real rate, which would make players pick a lower
+/// rung than the network allows.
 Bitrates MeasureBitrates(const Track& track) {
   double total_bits = 0;
   double total_seconds = 0;
+  double longest = 0;
+  for (const auto* segment : track.segments) {
+    longest = std::max(longest, segment->duration_seconds);
+  }
   Bitrates rates;
   for (const auto* segment : track.segments) {
     if (segment->duration_seconds <= 0) {
       continue;
     }
     const double bits = static_cast<double>(segment->bytes) * 8.0;
-    rates.peak = std::max(rates.peak, bits / segment->duration_seconds);
+    if (segment->duration_seconds * 2 >= longest) {
+      rates.peak = std::max(rates.peak, bits / segment->duration_seconds);
+    }
     total_bits += bits;
     total_seconds += segment->duration_seconds;
   }

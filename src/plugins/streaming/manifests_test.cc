@@ -375,6 +375,19 @@ TEST(HlsMasterTest, PeakBandwidthRoundsUpAndAverageRoundsToNearest) {
   EXPECT_THAT(BuildHlsMaster(input), HasSubstr("BANDWIDTH=266670,AVERAGE-BANDWIDTH=266669,"));
 }
 
+TEST(HlsMasterTest, ATinyLastSegmentDoesNotSetThePeak) {
+  auto input = Ladder();
+  input.renditions.erase(input.renditions.begin());
+  auto& segments = Find(input, "360p").segments;
+  segments = {segments[0], segments[1]};
+  segments[0].duration_seconds = 4;
+  segments[0].bytes = 250'000;  // 500 kbit/s
+  segments[1].duration_seconds = 0.023;
+  segments[1].bytes = 3'000;  // one frame plus headers: "1043 kbit/s"
+
+  EXPECT_THAT(BuildHlsMaster(input), HasSubstr("BANDWIDTH=500000,"));
+}
+
 TEST(DashMpdTest, WhileProcessingItIsUnavailable) {
   auto mpd = BuildDashMpd(Processing(Ladder()));
 

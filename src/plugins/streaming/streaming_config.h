@@ -12,6 +12,8 @@ struct StreamingConfig {
   ConfigDuration segment_max_age{365LL * 24 * 3600 * 1000};
   ConfigDuration retry_after{5'000};
   std::string accel_redirect_prefix;
+  ConfigDuration view_dedup_window{30LL * 60 * 1000};
+  std::string view_salt;
 
   void Visit(ConfigVisitor& v) {
     v.Field("manifest_max_age", manifest_max_age,
@@ -26,6 +28,13 @@ struct StreamingConfig {
             {.doc = "nginx mode: when set (e.g. /_objects), segment responses carry "
                     "X-Accel-Redirect: <prefix>/<object key> and no body, so an nginx in front "
                     "sends the bytes (deploy/nginx.conf); empty = StreamGate sends them"});
+    v.Field("view_dedup_window", view_dedup_window,
+            {.doc = "a viewer's manifest fetches of one content count as one view within this",
+             .min = 1'000});
+    v.Field("view_salt", view_salt,
+            {.doc = "key of the viewer hashes (IP + User-Agent are never stored); empty = "
+                    "random per process, so unique viewers restart counting after a restart",
+             .secret = true});
   }
 
   Result<> Validate() const {

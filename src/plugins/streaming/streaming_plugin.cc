@@ -1,11 +1,14 @@
 #include "plugins/streaming/streaming_plugin.h"
 
 #include <charconv>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/api/context.h"
 #include "core/api/services/access.h"
+#include "core/api/services/cache.h"
 #include "core/api/services/http.h"
 #include "core/api/services/metadata_store.h"
 #include "core/api/services/object_store.h"
@@ -13,6 +16,7 @@
 #include "plugins/streaming/manifests.h"
 #include "plugins/streaming/streaming_config.h"
 #include "plugins/streaming/streaming_plugin_internal.h"
+#include "plugins/streaming/view_counter.h"
 
 namespace sg::plugins::streaming {
 namespace {
@@ -80,7 +84,7 @@ class StreamingPlugin final : public Plugin {
         .name = "streaming",
         .version = "0.1.0",
         .description = "HLS and DASH manifests from metadata; segments by sendfile with Range",
-        .dependencies = {"gateway", "metadata", "storage"},
+        .dependencies = {"gateway", "metadata", "storage", "cache"},
     };
     return info;
   }
@@ -94,6 +98,11 @@ class StreamingPlugin final : public Plugin {
     SG_ASSIGN_OR_RETURN(store_, context.Require<MetadataStore>());
     SG_ASSIGN_OR_RETURN(objects_, context.Require<ObjectStore>());
     SG_ASSIGN_OR_RETURN(auto router, context.Require<HttpRouter>());
+    SG_ASSIGN_OR_RETURN(cache_, context.Require<Cache>());
+    views_ = std::make_unique<ViewCounter>(
+        store_, context.clock(),
+        ViewCounterOptions{.dedup_window = config_.view_dedup_window, .salt = config_.view_salt},
+        context.logger());
     // A decider provided earlier (the auth plugin's NFT policies) wins over visibility.
     if (auto provided = context.Find<AccessDecider>()) {
       access_ = std::move(provided);
@@ -112,11 +121,18 @@ class StreamingPlugin final : public Plugin {
     SG_RETURN_IF_ERROR(router->AddRoute(
         "GET", "/api/v1/streaming/{id}/{rendition}/{file}",
         [this](const HttpRequest& r) { return File(r); }, transfer));
+    // Blocking: it may write the content's pending counts first.
+    SG_RETURN_IF_ERROR(router->AddRoute(
+        "GET", "/api/v1/content/{id}/stats", [this](const HttpRequest& r) { return Stats(r); },
+        read));
     return {};
   }
 
-  Result<> Start() override { return {}; }
-  void Stop(Deadline) noexcept override {}
+  Result<> Start() override {
+    views_->Start();
+    return {};
+  }
+  void Stop(Deadline) noexcept override { views_->Stop(); }  // writes what is pending
   Health CheckHealth() const override { return {HealthStatus::kOk, ""}; }
 
  private:
@@ -171,8 +187,52 @@ class StreamingPlugin final : public Plugin {
     return response;
   }
 
+  // Manifests of ready content change only with a transcoding or content event, on which
+  // the cache plugin drops `content:<id>:`. Cached bodies are the same for every viewer (all
+  // URIs are relative); access is still decided per request before. nullopt = not cached
+  // (content not ready, or the load failed): take the uncached path, which answers right.
+  std::optional<std::string> ReadyManifest(
+      const ContentRecord& content, std::string_view name,
+      const std::function<Result<std::string>(const ManifestInput&)>& build) {
+    if (content.status != "ready") {
+      return std::nullopt;
+    }
+    auto body = cache_->GetOrLoad(ContentKeyPrefix(content.id) + std::string(name),
+                                  Cache::kDefaultTtl, [&]() -> Result<std::string> {
+                                    SG_ASSIGN_OR_RETURN(auto input, LoadMedia(content));
+                                    if (!IsComplete(input)) {
+                                      return MakeError(ErrorCode::kUnavailable,
+                                                       "content {} is not complete", content.id);
+                                    }
+                                    return build(input);
+                                  });
+    if (!body) {
+      return std::nullopt;
+    }
+    return std::move(*body);
+  }
+
+  HttpResponse CompleteManifest(std::string body, std::string_view type,
+                                const ContentRecord& content) {
+    auto response = HttpResponse::Text(200, std::move(body), std::string(type));
+    response.SetHeader(
+        "Cache-Control",
+        fmt::format("{}, max-age={}", content.visibility == "private" ? "private" : "public",
+                    Seconds(config_.manifest_max_age)));
+    return response;
+  }
+
   Result<HttpResponse> Master(const HttpRequest& request) {
     SG_ASSIGN_OR_RETURN(auto content, Playable(request));
+    if (auto body = ReadyManifest(content, "hls:master",
+                                  [](const ManifestInput& input) -> Result<std::string> {
+                                    return BuildHlsMaster(input);
+                                  })) {
+      if (request.method == "GET") {
+        views_->RecordManifestFetch(content.id, request);
+      }
+      return CompleteManifest(std::move(*body), kHlsType, content);
+    }
     SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
     bool any_segment = false;
     for (const auto& media : input.renditions) {
@@ -181,18 +241,38 @@ class StreamingPlugin final : public Plugin {
     if (!any_segment) {
       return NotYet(input, request, "playable renditions");
     }
+    if (request.method == "GET") {  // HEAD reaches GET routes; it is not a view
+      views_->RecordManifestFetch(input.content.id, request);
+    }
     return Manifest(BuildHlsMaster(input), kHlsType, input);
   }
 
   Result<HttpResponse> Mpd(const HttpRequest& request) {
     SG_ASSIGN_OR_RETURN(auto content, Playable(request));
+    if (auto body = ReadyManifest(content, "dash",
+                                  [](const ManifestInput& input) { return BuildDashMpd(input); })) {
+      if (request.method == "GET") {
+        views_->RecordManifestFetch(content.id, request);
+      }
+      return CompleteManifest(std::move(*body), kDashType, content);
+    }
     SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
     // A static MPD needs every segment; while transcoding, HLS (an EVENT playlist) plays.
     if (!IsComplete(input)) {
       return NotYet(input, request, "complete DASH presentation");
     }
     SG_ASSIGN_OR_RETURN(auto mpd, BuildDashMpd(input));
+    if (request.method == "GET") {
+      views_->RecordManifestFetch(input.content.id, request);
+    }
     return Manifest(std::move(mpd), kDashType, input);
+  }
+
+  // Views, unique viewers and bytes served, for whoever may play the content (view counts
+  // are public on a video platform; private content stays hidden like everywhere else).
+  Result<HttpResponse> Stats(const HttpRequest& request) {
+    SG_ASSIGN_OR_RETURN(auto content, Playable(request));
+    return views_->StatsResponse(content);
   }
 
   Result<HttpResponse> File(const HttpRequest& request) {
@@ -203,6 +283,12 @@ class StreamingPlugin final : public Plugin {
     }
     SG_ASSIGN_OR_RETURN(auto content, Playable(request));
     if (file == "playlist.m3u8") {
+      if (auto body = ReadyManifest(content, fmt::format("hls:{}", rendition),
+                                    [rendition](const ManifestInput& input) {
+                                      return BuildHlsMedia(input, rendition);
+                                    })) {
+        return CompleteManifest(std::move(*body), kHlsType, content);
+      }
       SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
       SG_ASSIGN_OR_RETURN(auto playlist, BuildHlsMedia(input, rendition));
       return Manifest(std::move(playlist), kHlsType, input);
@@ -226,12 +312,13 @@ class StreamingPlugin final : public Plugin {
       return MakeError(ErrorCode::kNotFound, "content {} has no rendition {}", content.id,
                        rendition);
     }
-    return Segment(request, key, record->kind == "audio" ? "audio/mp4" : "video/mp4",
+    return Segment(request, content.id, key, record->kind == "audio" ? "audio/mp4" : "video/mp4",
                    content.visibility == "private");
   }
 
-  Result<HttpResponse> Segment(const HttpRequest& request, const std::string& key,
-                               std::string_view type, bool private_content) {
+  Result<HttpResponse> Segment(const HttpRequest& request, std::string_view content_id,
+                               const std::string& key, std::string_view type,
+                               bool private_content) {
     auto info = objects_->Stat(key);
     if (!info) {
       if (info.error().code == ErrorCode::kNotFound) {
@@ -258,6 +345,9 @@ class StreamingPlugin final : public Plugin {
       // nginx mode: access was decided here; nginx sends the file (Range included) from its
       // internal location over the same objects directory.
       response.SetHeader("X-Accel-Redirect", config_.accel_redirect_prefix + "/" + key);
+      if (request.method == "GET") {
+        views_->RecordBytes(content_id, info->size);  // nginx applies any Range itself
+      }
       return response;
     }
     RangeDecision range;
@@ -279,6 +369,9 @@ class StreamingPlugin final : public Plugin {
       response.SetHeader("Content-Range", ContentRangeHeader(range, info->size));
     }
     SG_ASSIGN_OR_RETURN(response.object, objects_->Get(key, wanted));
+    if (request.method == "GET") {
+      views_->RecordBytes(content_id, response.object->length());
+    }
     return response;
   }
 
@@ -286,6 +379,8 @@ class StreamingPlugin final : public Plugin {
   std::shared_ptr<MetadataStore> store_;
   std::shared_ptr<ObjectStore> objects_;
   std::shared_ptr<AccessDecider> access_;
+  std::shared_ptr<Cache> cache_;
+  std::unique_ptr<ViewCounter> views_;
 };
 
 }  // namespace

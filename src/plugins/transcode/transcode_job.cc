@@ -457,7 +457,7 @@ Result<std::string> TranscodeJobHandler::RunAttempt(JobContext& context,
 
   std::filesystem::path input;
   if (auto local = deps_.objects->LocalPath(content.object_key)) {
-    input = *local;
+    input = std::filesystem::absolute(*local);  // ffmpeg's working directory is `work`
   } else {
     // A remote store: ffmpeg reads a local copy.
     input = work / "source";

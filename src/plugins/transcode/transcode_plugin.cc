@@ -51,6 +51,9 @@ class TranscodePlugin final : public Plugin {
     deps.logger = logger_;
     deps.work_root = config.work_dir.empty() ? context.server().data_dir / "work" / "transcode"
                                              : std::filesystem::path(config.work_dir);
+    // ffmpeg runs inside the work directory: every path it is given must be absolute (a
+    // relative --data-dir made every transcode fail with "No such file or directory").
+    deps.work_root = std::filesystem::absolute(deps.work_root);
     std::error_code made;
     std::filesystem::create_directories(deps.work_root, made);
     if (made) {

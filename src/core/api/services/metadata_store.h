@@ -140,6 +140,24 @@ struct SegmentRecord {
   WallTime created_at{};  ///< when it was recorded (the benchmark's time-to-first-segment)
 };
 
+/// What a batch of viewing adds to one content's statistics (streaming's view counter
+/// flushes these). `new_viewers` are opaque viewer keys (keyed hashes, never an IP);
+/// ones already recorded for the content are ignored, so unique_viewers counts each once.
+struct ViewDelta {
+  std::string content_id;
+  std::uint64_t views = 0;
+  std::uint64_t bytes = 0;
+  std::vector<std::string> new_viewers;  ///< 1 to 128 characters each
+};
+
+/// A content's playback statistics since it was created.
+struct ContentStats {
+  std::string content_id;
+  std::uint64_t views = 0;
+  std::uint64_t unique_viewers = 0;
+  std::uint64_t bytes_served = 0;
+};
+
 class MetadataStore {
  public:
   static constexpr std::string_view kServiceName = "MetadataStore";
@@ -198,6 +216,15 @@ class MetadataStore {
   /// Forgets every rendition and segment of the content (a transcode starting over;
   /// deleting a content does this too). Idempotent.
   virtual Result<> DeleteMedia(std::string_view content_id) = 0;
+
+  // ---- playback statistics (streaming writes in batches, the stats route reads)
+  /// Adds every delta in one transaction. Deltas for a content that no longer exists are
+  /// skipped (it was deleted after the views were counted), not an error. kInvalidArgument
+  /// for a malformed content id or viewer key (then nothing is stored).
+  virtual Result<> RecordViews(const std::vector<ViewDelta>& deltas) = 0;
+  /// Zeros for a content never viewed; kNotFound for an unknown content. Deleting a
+  /// content deletes its statistics.
+  virtual Result<ContentStats> GetStats(std::string_view content_id) = 0;
 };
 
 /// Server-generated ids: 16 to 64 characters of [a-z0-9]. Everything on a path is checked

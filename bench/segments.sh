@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Segment delivery benchmark: StreamGate against nginx serving the SAME segment files, in one
+# run: wrk on loopback, 64 keep-alive connections, a 64 KiB and a 1 MiB segment; then
+# StreamGate's HLS manifests. Prints req/s, p99 and the ratios (goals: segments >= 1.0x
+# nginx req/s with p99 <= 1.2x nginx).
+#
+# Usage: bench/segments.sh [--duration 10s] [--connections 64] [--threads 2]
+# Needs build/streamgate (scripts/build), nginx, wrk and ffmpeg (scripts/install-deps).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration=10s connections=64 threads=2
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --duration) duration="$2"; shift 2 ;;
+    --connections) connections="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+for tool in wrk ffmpeg curl python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-deps" >&2; exit 1; }
+done
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+sg=${SG_STREAMGATE:-build/streamgate}
+[[ -x "$sg" ]] || { echo "missing $sg: run scripts/build" >&2; exit 1; }
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ -n "${SG_BENCH_KEEP:-}" ]]; then
+    echo "kept $work" >&2
+  else
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_http() {
+  for _ in $(seq 1 200); do
+    curl -fs -o /dev/null "$1" && return 0
+    sleep 0.05
+  done
+  echo "$1 did not answer" >&2
+  exit 1
+}
+
+# ---- StreamGate with one ready content (a small, quick ladder), access log off.
+sg_port=$(free_port)
+cat > "$work/streamgate.yaml" <<'YAML'
+transcode:
+  ladder: ["240p=300k"]
+  segment_seconds: 2
+  gop_seconds: 1
+gateway:
+  access_log: false
+  io_threads: 2
+  rate_limit:
+    enabled: false
+log:
+  level: warn
+YAML
+"$sg" serve --config "$work/streamgate.yaml" --listen "127.0.0.1:$sg_port" \
+  --data-dir "$work/data" 2>"$work/streamgate.log" &
+pids+=($!)
+wait_http "http://127.0.0.1:$sg_port/readyz"
+ffmpeg -hide_banner -v error -y -f lavfi -i testsrc2=duration=4:size=426x240:rate=25 \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$work/clip.mp4"
+id=$("$sg" upload "$work/clip.mp4" --server "http://127.0.0.1:$sg_port" \
+  --api-key "$(cat "$work/data/api_key")" --state-dir "$work/state" --quiet)
+for _ in $(seq 1 600); do
+  status=$(curl -fs -H "Authorization: Bearer $(cat "$work/data/api_key")" \
+    "http://127.0.0.1:$sg_port/api/v1/content/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+  [[ "$status" == ready ]] && break
+  sleep 0.1
+done
+[[ "$status" == ready ]] || { echo "content $id is $status, not ready" >&2; exit 1; }
+
+# The two segment files both servers send: 64 KiB and 1 MiB (the store serves whatever
+# bytes the file holds; nginx reads the very same files).
+media="$work/data/objects/media/$id/240p"
+head -c 65536 /dev/urandom > "$media/segment_0.m4s"
+head -c 1048576 /dev/urandom > "$media/segment_1.m4s"
+
+# ---- nginx: the same URLs over the same files; 2 workers like StreamGate's 2 I/O threads.
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+user root;
+worker_processes 2;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  types { video/mp4 m4s mp4; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location /api/v1/streaming/$id/ { alias $work/data/objects/media/$id/; }
+  }
+}
+CONF
+"$nginx_bin" -c "$work/nginx/nginx.conf" &
+pids+=($!)
+wait_http "http://127.0.0.1:$nginx_port/api/v1/streaming/$id/240p/segment_0.m4s"
+
+run_wrk() {  # url -> "rps p99_ms"
+  local out rps p99 unit errors
+  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$1")
+  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+  read -r p99 unit < <(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); print v, u}' <<<"$out")
+  case "$unit" in
+    us) p99=$(awk -v v="$p99" 'BEGIN{printf "%.3f", v/1000}') ;;
+    s) p99=$(awk -v v="$p99" 'BEGIN{printf "%.3f", v*1000}') ;;
+  esac
+  errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
+  [[ -n "$errors" ]] && echo "warning: $1: $errors" >&2
+  echo "$rps $p99"
+}
+
+printf '%-22s %12s %10s %12s %10s %9s %9s\n' segment "nginx req/s" "p99 ms" "SG req/s" "p99 ms" \
+  "req/s x" "p99 x"
+for file in segment_0.m4s segment_1.m4s; do
+  path="/api/v1/streaming/$id/240p/$file"
+  size=$(stat -c %s "$media/$file")
+  wrk -t1 -c8 -d2s "http://127.0.0.1:$nginx_port$path" >/dev/null
+  wrk -t1 -c8 -d2s "http://127.0.0.1:$sg_port$path" >/dev/null
+  read -r n_rps n_p99 < <(run_wrk "http://127.0.0.1:$nginx_port$path")
+  read -r s_rps s_p99 < <(run_wrk "http://127.0.0.1:$sg_port$path")
+  printf '%-22s %12.0f %10.3f %12.0f %10.3f %9.2f %9.2f\n' "$file ($((size / 1024)) KiB)" \
+    "$n_rps" "$n_p99" "$s_rps" "$s_p99" "$(echo "$s_rps / $n_rps" | bc -l)" \
+    "$(echo "$s_p99 / $n_p99" | bc -l)"
+done
+for manifest in manifest.m3u8 240p/playlist.m3u8 manifest.mpd; do
+  read -r m_rps m_p99 < <(run_wrk "http://127.0.0.1:$sg_port/api/v1/streaming/$id/$manifest")
+  printf 'StreamGate %-20s %10.0f req/s, p99 %.3f ms\n' "$manifest" "$m_rps" "$m_p99"
+done
+echo "(wrk -t$threads -c$connections -d$duration on $(nproc) cores; the load generator shares them)"
