@@ -189,6 +189,14 @@ TEST_F(StreamingIntegrationTest, PrivateContentIsHiddenFromOthersAndShownToItsOw
   StartServer();
   auto id = Upload(MakeClip("clip.mp4", "426x240", 2));
   ASSERT_EQ(Status(WaitSettled(id)), "ready");
+  // Played while public: the playback record and manifests are now cached, and the
+  // visibility change below must reach them (content.updated invalidates the cache).
+  auto before = Get("/api/v1/streaming/" + id + "/manifest.m3u8");
+  ASSERT_TRUE(before);
+  EXPECT_EQ(before->status, 200);
+  auto segment_before = Get("/api/v1/streaming/" + id + "/240p/segment_0.m4s");
+  ASSERT_TRUE(segment_before);
+  EXPECT_EQ(segment_before->status, 200);
   RawConnection patch(server_->port());
   std::string body = R"({"visibility":"private"})";
   ASSERT_TRUE(patch.Send("PATCH /api/v1/content/" + id + " HTTP/1.1\r\nHost: x\r\n" +
@@ -198,7 +206,13 @@ TEST_F(StreamingIntegrationTest, PrivateContentIsHiddenFromOthersAndShownToItsOw
   ASSERT_TRUE(patched);
   ASSERT_EQ(patched->status, 200) << patched->body;
 
+  // The change reaches the cache through an event: asynchronously, within milliseconds.
   auto anonymous = Get("/api/v1/streaming/" + id + "/manifest.m3u8");
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (anonymous && anonymous->status == 200 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+    anonymous = Get("/api/v1/streaming/" + id + "/manifest.m3u8");
+  }
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->status, 404);
   auto segment = Get("/api/v1/streaming/" + id + "/240p/segment_0.m4s");

@@ -1,10 +1,14 @@
 #include "plugins/streaming/streaming_plugin.h"
 
+#include <boost/json.hpp>
+
 #include <charconv>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/api/context.h"
 #include "core/api/services/access.h"
@@ -20,6 +24,8 @@
 
 namespace sg::plugins::streaming {
 namespace {
+
+namespace json = boost::json;
 
 constexpr std::string_view kHlsType = "application/vnd.apple.mpegurl";
 constexpr std::string_view kDashType = "application/dash+xml";
@@ -136,16 +142,69 @@ class StreamingPlugin final : public Plugin {
   Health CheckHealth() const override { return {HealthStatus::kOk, ""}; }
 
  private:
+  // What every playback request needs of a content (who may play it, its status, which
+  // renditions are audio), cached under `content:<id>:playback` so that a segment request
+  // costs a cache hit and a stat instead of two database reads. The cache plugin drops it
+  // on every transcoding and content event.
+  struct PlaybackRecord {
+    ContentRecord content;                     ///< id, owner, visibility, status only
+    std::map<std::string, std::string> kinds;  ///< rendition -> video | audio
+  };
+
+  static std::string EncodePlayback(const ContentRecord& content,
+                                    const std::vector<RenditionRecord>& renditions) {
+    json::object kinds;
+    for (const auto& rendition : renditions) {
+      kinds[rendition.name] = rendition.kind;
+    }
+    json::object out{{"owner", content.owner},
+                     {"visibility", content.visibility},
+                     {"status", content.status},
+                     {"kinds", std::move(kinds)}};
+    return json::serialize(out);
+  }
+
+  static Result<PlaybackRecord> DecodePlayback(std::string_view id, std::string_view text) {
+    try {
+      auto value = json::parse(text).as_object();
+      PlaybackRecord record;
+      record.content.id = std::string(id);
+      record.content.owner = std::string(value.at("owner").as_string());
+      record.content.visibility = std::string(value.at("visibility").as_string());
+      record.content.status = std::string(value.at("status").as_string());
+      for (const auto& [name, kind] : value.at("kinds").as_object()) {
+        record.kinds[std::string(name)] = std::string(kind.as_string());
+      }
+      return record;
+    } catch (const std::exception& e) {
+      return MakeError(ErrorCode::kInternal, "cached playback record of {}: {}", id, e.what());
+    }
+  }
+
+  Result<PlaybackRecord> LoadPlayback(std::string_view id, bool fresh) {
+    auto load = [&]() -> Result<std::string> {
+      SG_ASSIGN_OR_RETURN(auto content, store_->GetContent(id));
+      SG_ASSIGN_OR_RETURN(auto renditions, store_->ListRenditions(id));
+      return EncodePlayback(content, renditions);
+    };
+    const std::string key = ContentKeyPrefix(id) + "playback";
+    if (fresh) {
+      SG_RETURN_IF_ERROR(cache_->Invalidate(key));
+    }
+    SG_ASSIGN_OR_RETURN(auto text, cache_->GetOrLoad(key, Cache::kDefaultTtl, load));
+    return DecodePlayback(id, text);
+  }
+
   // The content behind `{id}` if this viewer may play it: 400 for a malformed id, 404 when
   // absent or hidden, whatever else the decider says.
-  Result<ContentRecord> Playable(const HttpRequest& request) {
+  Result<PlaybackRecord> Playable(const HttpRequest& request, bool fresh = false) {
     std::string_view id = request.PathParam("id");
     if (!IsValidId(id)) {
       return MakeError(ErrorCode::kInvalidArgument, "invalid content id");
     }
-    SG_ASSIGN_OR_RETURN(auto content, store_->GetContent(id));
-    SG_RETURN_IF_ERROR(access_->MayPlay(content, request.principal));
-    return content;
+    SG_ASSIGN_OR_RETURN(auto record, LoadPlayback(id, fresh));
+    SG_RETURN_IF_ERROR(access_->MayPlay(record.content, request.principal));
+    return record;
   }
 
   Result<ManifestInput> LoadMedia(ContentRecord content) {
@@ -223,7 +282,8 @@ class StreamingPlugin final : public Plugin {
   }
 
   Result<HttpResponse> Master(const HttpRequest& request) {
-    SG_ASSIGN_OR_RETURN(auto content, Playable(request));
+    SG_ASSIGN_OR_RETURN(auto playback, Playable(request));
+    ContentRecord content = std::move(playback.content);
     if (auto body = ReadyManifest(content, "hls:master",
                                   [](const ManifestInput& input) -> Result<std::string> {
                                     return BuildHlsMaster(input);
@@ -248,7 +308,8 @@ class StreamingPlugin final : public Plugin {
   }
 
   Result<HttpResponse> Mpd(const HttpRequest& request) {
-    SG_ASSIGN_OR_RETURN(auto content, Playable(request));
+    SG_ASSIGN_OR_RETURN(auto playback, Playable(request));
+    ContentRecord content = std::move(playback.content);
     if (auto body = ReadyManifest(content, "dash",
                                   [](const ManifestInput& input) { return BuildDashMpd(input); })) {
       if (request.method == "GET") {
@@ -271,8 +332,8 @@ class StreamingPlugin final : public Plugin {
   // Views, unique viewers and bytes served, for whoever may play the content (view counts
   // are public on a video platform; private content stays hidden like everywhere else).
   Result<HttpResponse> Stats(const HttpRequest& request) {
-    SG_ASSIGN_OR_RETURN(auto content, Playable(request));
-    return views_->StatsResponse(content);
+    SG_ASSIGN_OR_RETURN(auto playback, Playable(request));
+    return views_->StatsResponse(playback.content);
   }
 
   Result<HttpResponse> File(const HttpRequest& request) {
@@ -281,7 +342,8 @@ class StreamingPlugin final : public Plugin {
     if (!IsRenditionName(rendition)) {
       return MakeError(ErrorCode::kInvalidArgument, "invalid rendition name");
     }
-    SG_ASSIGN_OR_RETURN(auto content, Playable(request));
+    SG_ASSIGN_OR_RETURN(auto playback, Playable(request));
+    ContentRecord& content = playback.content;
     if (file == "playlist.m3u8") {
       if (auto body = ReadyManifest(content, fmt::format("hls:{}", rendition),
                                     [rendition](const ManifestInput& input) {
@@ -301,19 +363,19 @@ class StreamingPlugin final : public Plugin {
     } else {
       return MakeError(ErrorCode::kNotFound, "no such file {} in rendition {}", file, rendition);
     }
-    SG_ASSIGN_OR_RETURN(auto renditions, store_->ListRenditions(content.id));
-    const RenditionRecord* record = nullptr;
-    for (const auto& candidate : renditions) {
-      if (candidate.name == rendition) {
-        record = &candidate;
+    auto kind = playback.kinds.find(std::string(rendition));
+    if (kind == playback.kinds.end()) {
+      // A rendition recorded after the cached record was made: read it again once.
+      SG_ASSIGN_OR_RETURN(playback, Playable(request, /*fresh=*/true));
+      kind = playback.kinds.find(std::string(rendition));
+      if (kind == playback.kinds.end()) {
+        return MakeError(ErrorCode::kNotFound, "content {} has no rendition {}",
+                         playback.content.id, rendition);
       }
     }
-    if (record == nullptr) {
-      return MakeError(ErrorCode::kNotFound, "content {} has no rendition {}", content.id,
-                       rendition);
-    }
-    return Segment(request, content.id, key, record->kind == "audio" ? "audio/mp4" : "video/mp4",
-                   content.visibility == "private");
+    return Segment(request, playback.content.id, key,
+                   kind->second == "audio" ? "audio/mp4" : "video/mp4",
+                   playback.content.visibility == "private");
   }
 
   Result<HttpResponse> Segment(const HttpRequest& request, std::string_view content_id,
