@@ -78,6 +78,11 @@ TEST_F(StreamingIntegrationTest, FfprobeAndFfmpegPlayHlsAndDashOfAReadyContent) 
   auto mpd = Get("/api/v1/streaming/" + id + "/manifest.mpd");
   ASSERT_TRUE(mpd);
   EXPECT_EQ(mpd->Header("content-type"), "application/dash+xml");
+  auto playlist = Get("/api/v1/streaming/" + id + "/240p/playlist.m3u8");
+  ASSERT_TRUE(playlist);
+  EXPECT_EQ(playlist->status, 200);
+  EXPECT_NE(playlist->body.find("#EXT-X-MAP:URI=\"init.mp4\""), std::string::npos);
+  EXPECT_NE(playlist->body.find("#EXT-X-ENDLIST"), std::string::npos);
   // A second fetch of a ready content's manifest comes from the cache: the same bytes.
   auto again = Get("/api/v1/streaming/" + id + "/manifest.m3u8");
   ASSERT_TRUE(again);

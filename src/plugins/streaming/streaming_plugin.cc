@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -123,10 +124,20 @@ class StreamingPlugin final : public Plugin {
         "GET", "/api/v1/streaming/{id}/manifest.mpd",
         [this](const HttpRequest& r) { return Mpd(r); }, read));
     // Segments are bulk transfers: the transfer bucket, like upload chunks.
-    RouteOptions transfer{.rate_class = "transfer", .blocking = true};
+    // A rendition's playlist reads every segment record: on the handler pool.
+    SG_RETURN_IF_ERROR(router->AddRoute(
+        "GET", "/api/v1/streaming/{id}/{rendition}/playlist.m3u8",
+        [this](const HttpRequest& r) { return File(r, "playlist.m3u8"); }, read));
+    // Segments are bulk transfers (the transfer bucket, like upload chunks). From the local
+    // store a segment request is a cache hit, a stat and an open: cheaper than the two
+    // thread hops of the handler pool, so it runs on the I/O thread (a cache miss reads
+    // SQLite there, once per content per cache lifetime). A remote store blocks on the
+    // network: then the pool.
+    const bool local_store = objects_->LocalPath("media/probe").has_value();
+    RouteOptions transfer{.rate_class = "transfer", .blocking = !local_store};
     SG_RETURN_IF_ERROR(router->AddRoute(
         "GET", "/api/v1/streaming/{id}/{rendition}/{file}",
-        [this](const HttpRequest& r) { return File(r); }, transfer));
+        [this](const HttpRequest& r) { return File(r, r.PathParam("file")); }, transfer));
     // Blocking: it may write the content's pending counts first.
     SG_RETURN_IF_ERROR(router->AddRoute(
         "GET", "/api/v1/content/{id}/stats", [this](const HttpRequest& r) { return Stats(r); },
@@ -192,7 +203,22 @@ class StreamingPlugin final : public Plugin {
       SG_RETURN_IF_ERROR(cache_->Invalidate(key));
     }
     SG_ASSIGN_OR_RETURN(auto text, cache_->GetOrLoad(key, Cache::kDefaultTtl, load));
-    return DecodePlayback(id, text);
+    // Decoding JSON on every segment request cost more than the rest of it: reuse the
+    // last decoded record of this content while the cached text is the same.
+    {
+      std::lock_guard lock(decoded_mutex_);
+      auto it = decoded_.find(std::string(id));
+      if (it != decoded_.end() && it->second.first == text) {
+        return it->second.second;
+      }
+    }
+    SG_ASSIGN_OR_RETURN(auto record, DecodePlayback(id, text));
+    std::lock_guard lock(decoded_mutex_);
+    if (decoded_.size() >= kMaxDecoded) {
+      decoded_.clear();  // a crude bound; the cache holds the truth
+    }
+    decoded_[std::string(id)] = {std::move(text), record};
+    return record;
   }
 
   // The content behind `{id}` if this viewer may play it: 400 for a malformed id, 404 when
@@ -336,9 +362,8 @@ class StreamingPlugin final : public Plugin {
     return views_->StatsResponse(playback.content);
   }
 
-  Result<HttpResponse> File(const HttpRequest& request) {
+  Result<HttpResponse> File(const HttpRequest& request, std::string_view file) {
     std::string_view rendition = request.PathParam("rendition");
-    std::string_view file = request.PathParam("file");
     if (!IsRenditionName(rendition)) {
       return MakeError(ErrorCode::kInvalidArgument, "invalid rendition name");
     }
@@ -443,6 +468,9 @@ class StreamingPlugin final : public Plugin {
   std::shared_ptr<AccessDecider> access_;
   std::shared_ptr<Cache> cache_;
   std::unique_ptr<ViewCounter> views_;
+  static constexpr std::size_t kMaxDecoded = 10'000;
+  std::mutex decoded_mutex_;
+  std::map<std::string, std::pair<std::string, PlaybackRecord>> decoded_;
 };
 
 }  // namespace
