@@ -416,19 +416,27 @@ awaitable<void> LingeringClose(std::shared_ptr<Connection> connection) {
   Close(stream);
 }
 
-http::response<http::string_body> ToBeast(const FinalResponse& final_response, unsigned version,
-                                          bool keep_alive, spdlog::logger& logger) {
-  const HttpResponse& source = final_response.response;
-  http::response<http::string_body> response;
-  response.version(version);
-  response.result(static_cast<unsigned>(source.status));
+/// Status, version and the handler's headers (one with a line break would split the
+/// response: it is dropped and logged), for every kind of response body.
+template <class Body>
+void SetHead(http::response<Body>& head, const HttpResponse& source, unsigned version,
+             spdlog::logger& logger) {
+  head.version(version);
+  head.result(static_cast<unsigned>(source.status));
   for (const auto& [name, value] : source.headers) {
     if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) {
       logger.error("dropped response header \"{}\" holding a line break", name);
       continue;
     }
-    response.insert(name, value);
+    head.insert(name, value);
   }
+}
+
+http::response<http::string_body> ToBeast(const FinalResponse& final_response, unsigned version,
+                                          bool keep_alive, spdlog::logger& logger) {
+  const HttpResponse& source = final_response.response;
+  http::response<http::string_body> response;
+  SetHead(response, source, version, logger);
   response.body() = source.body;
   if (IsBodylessStatus(source.status)) {
     response.body().clear();
@@ -471,13 +479,7 @@ awaitable<void> WriteStreamedResponse(Impl* impl, Connection& connection,
   std::shared_ptr<ResponseStream> body = source.stream;
   const bool chunked = version >= 11;
   http::response<http::empty_body> head;
-  head.version(version);
-  head.result(static_cast<unsigned>(source.status));
-  for (const auto& [name, value] : source.headers) {
-    if (!name.empty() && !HasLineBreak(name) && !HasLineBreak(value)) {
-      head.insert(name, value);
-    }
-  }
+  SetHead(head, source, version, *impl->logger);
   head.keep_alive(false);
   if (chunked) {
     head.chunked(true);
@@ -562,13 +564,7 @@ awaitable<bool> WriteObjectResponse(Impl* impl, beast::tcp_stream& stream,
   const HttpResponse& source = final_response.response;
   ObjectReader& reader = *source.object;
   http::response<http::empty_body> head;
-  head.version(version);
-  head.result(static_cast<unsigned>(source.status));
-  for (const auto& [name, value] : source.headers) {
-    if (!name.empty() && !HasLineBreak(name) && !HasLineBreak(value)) {
-      head.insert(name, value);
-    }
-  }
+  SetHead(head, source, version, *impl->logger);
   head.content_length(reader.length());
   head.keep_alive(keep_alive);
   http::response_serializer<http::empty_body> serializer{head};
