@@ -2,7 +2,6 @@
 
 #include <boost/json.hpp>
 
-#include <charconv>
 #include <memory>
 #include <string>
 
@@ -38,18 +37,6 @@ bool CanManage(const Principal& principal, const ContentRecord& record) {
 // Private content is answered exactly like absent content, so its existence never leaks.
 Error NotFound(std::string_view id) {
   return Error{ErrorCode::kNotFound, fmt::format("content {} does not exist", id)};
-}
-
-Result<std::size_t> ParseLimit(std::optional<std::string_view> text) {
-  if (!text) {
-    return kDefaultLimit;
-  }
-  std::size_t limit = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
-  if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > kMaxLimit) {
-    return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer 1..{}", kMaxLimit);
-  }
-  return limit;
 }
 
 class ContentPlugin final : public Plugin {
@@ -138,7 +125,7 @@ class ContentPlugin final : public Plugin {
       query.status = std::string(*status);
     }
     query.owner = std::string(request.Query("owner").value_or(""));
-    SG_ASSIGN_OR_RETURN(query.limit, ParseLimit(request.Query("limit")));
+    SG_ASSIGN_OR_RETURN(query.limit, ParseLimit(request.Query("limit"), kDefaultLimit, kMaxLimit));
     query.cursor = std::string(request.Query("cursor").value_or(""));
     // Admins see everything and owners listing their own content see all of it; everyone
     // else sees public content only (unlisted is reachable by id, never listed).

@@ -2,7 +2,6 @@
 
 #include <boost/json.hpp>
 
-#include <charconv>
 #include <ctime>
 
 #include "core/api/services/metadata_store.h"
@@ -48,18 +47,6 @@ Result<std::string> JobIdOf(const HttpRequest& request) {
   return id;
 }
 
-Result<std::size_t> ParseLimit(std::optional<std::string_view> text) {
-  if (!text || text->empty()) {
-    return kDefaultLimit;
-  }
-  std::size_t limit = 0;
-  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
-  if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > kMaxLimit) {
-    return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer 1..{}", kMaxLimit);
-  }
-  return limit;
-}
-
 Result<JobQuery> ParseListQuery(const HttpRequest& request) {
   JobQuery query;
   query.state = std::string(request.Query("state").value_or(""));
@@ -77,7 +64,12 @@ Result<JobQuery> ParseListQuery(const HttpRequest& request) {
   if (!query.type.empty() && !IsValidJobType(query.type)) {
     return MakeError(ErrorCode::kInvalidArgument, "type must be 1..64 characters of [a-z0-9._-]");
   }
-  SG_ASSIGN_OR_RETURN(query.limit, ParseLimit(request.Query("limit")));
+  // An empty `limit=` counts as absent here, like the other filters of this route.
+  auto limit_text = request.Query("limit");
+  if (limit_text && limit_text->empty()) {
+    limit_text.reset();
+  }
+  SG_ASSIGN_OR_RETURN(query.limit, ParseLimit(limit_text, kDefaultLimit, kMaxLimit));
   query.cursor = std::string(request.Query("cursor").value_or(""));
   if (query.cursor.size() > kMaxCursorChars) {
     return MakeError(ErrorCode::kInvalidArgument, "invalid cursor");

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
 
 namespace sg {
@@ -159,6 +160,19 @@ void ResponseStream::FireCancelLocked(std::unique_lock<std::mutex>& lock) {
     callback();
   }
   lock.lock();
+}
+
+Result<std::size_t> ParseLimit(std::optional<std::string_view> text, std::size_t default_limit,
+                               std::size_t max_limit) {
+  if (!text) {
+    return default_limit;
+  }
+  std::size_t limit = 0;
+  auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+  if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > max_limit) {
+    return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer 1..{}", max_limit);
+  }
+  return limit;
 }
 
 int HttpStatusFor(ErrorCode code) noexcept {

@@ -81,6 +81,12 @@ struct HttpRequest {
   std::string_view PathParam(std::string_view name) const;
 };
 
+/// The page size of a listing from the `limit` query value: absent → `default_limit`; else
+/// an integer in 1..`max_limit`, anything else kInvalidArgument "limit must be an integer
+/// 1..<max>".
+Result<std::size_t> ParseLimit(std::optional<std::string_view> text, std::size_t default_limit,
+                               std::size_t max_limit);
+
 /// The HTTP status docs/errors.md gives each error code: 400, 404, 409, 403, 401, 429, 503
 /// or 500. The gateway applies it to a handler's error; handlers that build responses
 /// themselves use it to stay consistent.
