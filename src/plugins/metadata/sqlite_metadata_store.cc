@@ -17,66 +17,28 @@
 
 #include "plugins/metadata/migrations.h"
 #include "plugins/metadata/search_query.h"
+#include "support/sqlite/sqlite_support.h"
 
 namespace sg::plugins::metadata {
 namespace {
 
 namespace json = boost::json;
 using Db = SQLite::Database;
-using Param = std::variant<std::int64_t, double, std::string>;
+using sqlite::BindAll;
+using sqlite::FromMs;
+using sqlite::Param;
+using sqlite::ToMs;
+
+constexpr std::string_view kWhat = "metadata";
 
 constexpr std::size_t kMaxLimit = 100;
 // Health checks must answer quickly even while a long write holds the lock.
 constexpr int kPingBusyTimeoutMs = 250;
 
-std::int64_t ToMs(WallTime time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
-
-WallTime FromMs(std::int64_t ms) {
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms)));
-}
-
-Error FromSqlite(std::string_view op, const SQLite::Exception& e) {
-  int primary = e.getErrorCode();
-  int extended = e.getExtendedErrorCode();
-  ErrorCode code = ErrorCode::kInternal;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    code = ErrorCode::kUnavailable;  // another writer holds the lock longer than busy_timeout
-  } else if (extended == SQLITE_CONSTRAINT_UNIQUE || extended == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    code = ErrorCode::kAlreadyExists;
-  } else if (extended == SQLITE_CONSTRAINT_CHECK || extended == SQLITE_CONSTRAINT_NOTNULL) {
-    code = ErrorCode::kInvalidArgument;
-  } else if (extended == SQLITE_CONSTRAINT_FOREIGNKEY) {
-    code = ErrorCode::kNotFound;
-  } else if (primary == SQLITE_FULL) {
-    code = ErrorCode::kResourceExhausted;
-  } else if (primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR) {
-    code = ErrorCode::kUnavailable;
-  } else if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) {
-    code = ErrorCode::kInvalidArgument;
-  }
-  return Error{code, fmt::format("metadata {}: {}", op, e.what())};
-}
-
 // Library exceptions stop here: every public method runs its body through this.
 template <class F>
 auto Guarded(std::string_view op, F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const SQLite::Exception& e) {
-    return tl::unexpected<Error>(FromSqlite(op, e));
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInternal, "metadata {}: {}", op, e.what());
-  }
-}
-
-void BindAll(SQLite::Statement& statement, const std::vector<Param>& params) {
-  int index = 1;
-  for (const auto& param : params) {
-    std::visit([&](const auto& value) { statement.bind(index, value); }, param);
-    ++index;
-  }
+  return sqlite::Guarded(kWhat, op, std::forward<F>(body));
 }
 
 std::int64_t AsInt(std::uint64_t value) { return static_cast<std::int64_t>(value); }
@@ -339,41 +301,6 @@ std::unique_ptr<Db> OpenReader(const std::filesystem::path& path, int busy_ms) {
   return db;
 }
 
-int CurrentVersion(Db& db) {
-  return db.execAndGet("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").getInt();
-}
-
-Result<int> Migrate(Db& db, const Clock& clock, std::span<const std::string_view> migrations,
-                    const std::filesystem::path& path) {
-  db.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-  const int known = static_cast<int>(migrations.size());
-  int version = CurrentVersion(db);
-  if (version > known) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "database {} has schema version {} but this streamgate knows up to {}: "
-                     "run the newer streamgate that wrote it, or restore a backup",
-                     path.string(), version, known);
-  }
-  for (int next = version + 1; next <= known; ++next) {
-    // IMMEDIATE takes the write lock first, so two processes opening the same new file
-    // cannot both apply a migration; the version is re-read under the lock.
-    SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
-    if (CurrentVersion(db) >= next) {
-      continue;
-    }
-    db.exec(std::string(migrations[static_cast<std::size_t>(next - 1)]));
-    SQLite::Statement record(db,
-                             "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
-    record.bind(1, next);
-    record.bind(2, ToMs(clock.WallNow()));
-    record.exec();
-    transaction.commit();
-  }
-  return CurrentVersion(db);
-}
-
 }  // namespace
 
 struct SqliteMetadataStore::Impl {
@@ -480,7 +407,8 @@ Result<std::shared_ptr<SqliteMetadataStore>> SqliteMetadataStore::Open(
     }
     db.exec(options.synchronous_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
     db.exec("PRAGMA foreign_keys = ON");
-    SG_ASSIGN_OR_RETURN(int version, Migrate(db, clock, migrations, options.path));
+    SG_ASSIGN_OR_RETURN(int version,
+                        sqlite::Migrate(db, clock, migrations, options.path, "database"));
     for (std::size_t i = 0; i < std::max<std::size_t>(options.read_connections, 1); ++i) {
       impl->idle_readers.push_back(OpenReader(options.path, busy_ms));
     }

@@ -11,12 +11,18 @@
 #include <vector>
 
 #include "core/api/services/metadata_store.h"
+#include "support/sqlite/sqlite_support.h"
 
 namespace sg::plugins::worker {
 namespace {
 
 using Db = SQLite::Database;
-using Param = std::variant<std::int64_t, double, std::string>;
+using sqlite::BindAll;
+using sqlite::FromMs;
+using sqlite::Param;
+using sqlite::ToMs;
+
+constexpr std::string_view kWhat = "job queue";
 
 constexpr std::size_t kMaxLimit = 200;
 constexpr int kPingBusyTimeoutMs = 250;
@@ -64,56 +70,14 @@ constexpr std::string_view kColumns =
     "lease_expires_at, not_before, created_at, updated_at, finished_at, seq, lease_token, "
     "expired_leases";
 
-std::int64_t ToMs(WallTime time) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
-}
-
-WallTime FromMs(std::int64_t ms) {
-  return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms)));
-}
-
 std::int64_t DurationMs(Duration duration) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(duration).count();
-}
-
-Error FromSqlite(std::string_view op, const SQLite::Exception& e) {
-  const int primary = e.getErrorCode();
-  const int extended = e.getExtendedErrorCode();
-  ErrorCode code = ErrorCode::kInternal;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
-    code = ErrorCode::kUnavailable;
-  } else if (extended == SQLITE_CONSTRAINT_UNIQUE || extended == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    code = ErrorCode::kAlreadyExists;
-  } else if (extended == SQLITE_CONSTRAINT_CHECK || extended == SQLITE_CONSTRAINT_NOTNULL) {
-    code = ErrorCode::kInvalidArgument;
-  } else if (primary == SQLITE_FULL) {
-    code = ErrorCode::kResourceExhausted;
-  } else if (primary == SQLITE_CANTOPEN || primary == SQLITE_IOERR) {
-    code = ErrorCode::kUnavailable;
-  } else if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) {
-    code = ErrorCode::kInvalidArgument;
-  }
-  return Error{code, fmt::format("job queue {}: {}", op, e.what())};
 }
 
 // Library exceptions stop here: every public method runs its body through this.
 template <class F>
 auto Guarded(std::string_view op, F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const SQLite::Exception& e) {
-    return tl::unexpected<Error>(FromSqlite(op, e));
-  } catch (const std::exception& e) {
-    return MakeError(ErrorCode::kInternal, "job queue {}: {}", op, e.what());
-  }
-}
-
-void BindAll(SQLite::Statement& statement, const std::vector<Param>& params) {
-  int index = 1;
-  for (const auto& param : params) {
-    std::visit([&](const auto& value) { statement.bind(index, value); }, param);
-    ++index;
-  }
+  return sqlite::Guarded(kWhat, op, std::forward<F>(body));
 }
 
 struct Row {
@@ -187,40 +151,6 @@ std::string TypeFilter(const std::vector<std::string>& types, std::vector<Param>
   }
   sql += ")";
   return sql;
-}
-
-int CurrentVersion(Db& db) {
-  return db.execAndGet("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").getInt();
-}
-
-Result<int> Migrate(Db& db, const Clock& clock, const std::filesystem::path& path) {
-  db.exec(
-      "CREATE TABLE IF NOT EXISTS schema_migrations ("
-      " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-  const auto migrations = JobQueueMigrations();
-  const int known = static_cast<int>(migrations.size());
-  const int version = CurrentVersion(db);
-  if (version > known) {
-    return MakeError(ErrorCode::kInvalidArgument,
-                     "job database {} has schema version {} but this streamgate knows up to {}: "
-                     "run the newer streamgate that wrote it, or restore a backup",
-                     path.string(), version, known);
-  }
-  for (int next = version + 1; next <= known; ++next) {
-    // IMMEDIATE: two processes opening a new file cannot both apply a migration.
-    SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
-    if (CurrentVersion(db) >= next) {
-      continue;
-    }
-    db.exec(std::string(migrations[static_cast<std::size_t>(next - 1)]));
-    SQLite::Statement record(db,
-                             "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)");
-    record.bind(1, next);
-    record.bind(2, ToMs(clock.WallNow()));
-    record.exec();
-    transaction.commit();
-  }
-  return CurrentVersion(db);
 }
 
 std::string EncodeCursor(std::int64_t created_ms, std::int64_t seq) {
@@ -373,7 +303,8 @@ Result<std::shared_ptr<SqliteJobQueue>> SqliteJobQueue::Open(const Options& opti
     }
     // A commit survives kill -9 of the process; only a power cut may lose the last ones.
     db.exec("PRAGMA synchronous = NORMAL");
-    SG_ASSIGN_OR_RETURN(int version, Migrate(db, clock, options.path));
+    SG_ASSIGN_OR_RETURN(int version, sqlite::Migrate(db, clock, JobQueueMigrations(), options.path,
+                                                     "job database"));
     impl->ping_db = std::make_unique<Db>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX,
                                          kPingBusyTimeoutMs);
     impl->ping_db->exec("PRAGMA query_only = ON");
