@@ -7,39 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10s connections=64 threads=2
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --duration) duration="$2"; shift 2 ;;
-    --connections) connections="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] || { echo "missing $tool: run scripts/install-deps" >&2; exit 1; }
 done
 [[ -x build/streamgate ]] || { echo "missing build/streamgate: run scripts/build" >&2; exit 1; }
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  [[ -n "${SG_BENCH_KEEP:-}" ]] && echo "kept $work" >&2 || rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() {
-  for _ in $(seq 1 200); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "server at $1 did not come up" >&2; return 1
-}
 
 # nginx: same number of workers as StreamGate's I/O threads, no access log (StreamGate's
 # access log is off too), keep-alive as wrk uses it.
@@ -78,22 +52,6 @@ pids+=($!)
 
 wait_http "http://127.0.0.1:$nginx_port/healthz"
 wait_http "http://127.0.0.1:$sg_port/healthz"
-
-run_wrk() {  # url -> "rps p99_ms"
-  local out
-  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$1")
-  local rps p99 unit
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  read -r p99 unit < <(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); print v, u}' <<<"$out")
-  case "$unit" in
-    us) p99=$(awk -v v="$p99" 'BEGIN{printf "%.3f", v/1000}') ;;
-    s) p99=$(awk -v v="$p99" 'BEGIN{printf "%.3f", v*1000}') ;;
-  esac
-  local errors
-  errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
-  [[ -n "$errors" ]] && echo "warning: $1: $errors" >&2
-  echo "$rps $p99"
-}
 
 # Warm both up, then measure nginx, StreamGate, and nginx again to see drift.
 wrk -t1 -c8 -d2s "http://127.0.0.1:$nginx_port/healthz" >/dev/null

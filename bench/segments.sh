@@ -9,46 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-duration=10s connections=64 threads=2
-while [[ $# -gt 0 ]]; do
-  case "$1" in
-    --duration) duration="$2"; shift 2 ;;
-    --connections) connections="$2"; shift 2 ;;
-    --threads) threads="$2"; shift 2 ;;
-    *) echo "unknown option $1" >&2; exit 2 ;;
-  esac
-done
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
 for tool in wrk ffmpeg curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-deps" >&2; exit 1; }
 done
-nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 sg=${SG_STREAMGATE:-build/streamgate}
 [[ -x "$sg" ]] || { echo "missing $sg: run scripts/build" >&2; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  if [[ -n "${SG_BENCH_KEEP:-}" ]]; then
-    echo "kept $work" >&2
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_http() {
-  for _ in $(seq 1 200); do
-    curl -fs -o /dev/null "$1" && return 0
-    sleep 0.05
-  done
-  echo "$1 did not answer" >&2
-  exit 1
-}
 
 # ---- StreamGate with one ready content (a small, quick ladder), access log off.
 sg_port=$(free_port)
@@ -117,20 +85,6 @@ CONF
 "$nginx_bin" -c "$work/nginx/nginx.conf" &
 pids+=($!)
 wait_http "http://127.0.0.1:$nginx_port/api/v1/streaming/$id/240p/segment_0.m4s"
-
-run_wrk() {  # url -> "rps p99_ms"
-  local out rps p99 unit errors
-  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$1")
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  read -r p99 unit < <(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); print v, u}' <<<"$out")
-  case "$unit" in
-    us) p99=$(awk -v v="$p99" 'BEGIN{printf "%.3f", v/1000}') ;;
-    s) p99=$(awk -v v="$p99" 'BEGIN{printf "%.3f", v*1000}') ;;
-  esac
-  errors=$(awk '/Non-2xx|Socket errors/' <<<"$out")
-  [[ -n "$errors" ]] && echo "warning: $1: $errors" >&2
-  echo "$rps $p99"
-}
 
 printf '%-22s %12s %10s %12s %10s %9s %9s\n' segment "nginx req/s" "p99 ms" "SG req/s" "p99 ms" \
   "req/s x" "p99 x"
