@@ -52,8 +52,8 @@ void BindAll(SQLite::Statement& statement, const std::vector<Param>& params) {
 }
 
 Result<int> Migrate(SQLite::Database& db, const Clock& clock,
-                    std::span<const std::string_view> migrations,
-                    const std::filesystem::path& path, std::string_view what) {
+                    std::span<const std::string_view> migrations, const std::filesystem::path& path,
+                    std::string_view what) {
   db.exec(
       "CREATE TABLE IF NOT EXISTS schema_migrations ("
       " version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");

@@ -53,7 +53,7 @@ void BindAll(SQLite::Statement& statement, const std::vector<Param>& params);
 /// `path` when the file's version is newer than this binary knows ("<what> <path> has
 /// schema version ..."). May throw SQLite::Exception (run it inside Guarded).
 Result<int> Migrate(SQLite::Database& db, const Clock& clock,
-                    std::span<const std::string_view> migrations,
-                    const std::filesystem::path& path, std::string_view what);
+                    std::span<const std::string_view> migrations, const std::filesystem::path& path,
+                    std::string_view what);
 
 }  // namespace sg::sqlite
