@@ -106,6 +106,10 @@ TEST_F(UploadCliTest, RerunAfterTheClientWasKilledResumesTheSameSession) {
   while (std::chrono::steady_clock::now() < deadline) {
     std::error_code missing;
     for (const auto& entry : fs::directory_iterator(work_ / "state", missing)) {
+      // The client writes `<name>.json.tmp` and renames it: only the renamed file is whole.
+      if (entry.path().extension() != ".json") {
+        continue;
+      }
       auto state = boost::json::parse(ReadText(entry.path()));
       upload_id = std::string(state.at("upload_id").as_string());
     }
