@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,6 +27,24 @@ sigset_t StopAndReloadSignals() {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGHUP);
   return set;
+}
+
+// A server holds a descriptor per connection and per cached open file; the usual soft limit
+// of 1024 would cap it long before memory does. Raise it to the hard limit the operator
+// allows (as Go's runtime and nginx's worker_rlimit_nofile do); returns the limit in force.
+rlim_t RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return 0;
+  }
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+      return raised.rlim_cur;
+    }
+  }
+  return limit.rlim_cur;
 }
 
 core::LogFormat FormatOf(const core::LogConfig& config) {
@@ -54,6 +73,7 @@ int RunServe(const core::PluginRegistry& registry, const core::ConfigSources& so
   auto level = core::ParseLogLevel(kernel.log_config().level);
   core::ConfigureLogging(FormatOf(kernel.log_config()), level ? *level : spdlog::level::info);
   auto log = core::MakeLogger("kernel");
+  log->debug("open file limit {}", RaiseOpenFileLimit());
 
   std::error_code ec;
   std::filesystem::create_directories(kernel.server_config().data_dir, ec);

@@ -30,8 +30,26 @@ double SystemRandom::NextUnit() {
 
 std::uint64_t SystemRandom::NextU64() { return ThreadEngine()(); }
 
+namespace {
+constexpr char kDigits[] = "0123456789abcdef";
+}  // namespace
+
+std::string UniqueHex(std::size_t bytes) {
+  std::string hex;
+  hex.reserve(bytes * 2);
+  std::uint64_t word = 0;
+  for (std::size_t i = 0; i < bytes; ++i) {
+    if (i % 8 == 0) {
+      word = ThreadEngine()();
+    }
+    auto byte = static_cast<unsigned char>(word >> (8 * (i % 8)));
+    hex.push_back(kDigits[byte >> 4]);
+    hex.push_back(kDigits[byte & 0x0f]);
+  }
+  return hex;
+}
+
 std::string RandomHex(std::size_t bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
   std::vector<unsigned char> raw(bytes);
   if (bytes > 0) {
     // RAND_bytes only fails when the OS entropy source is broken; ids made from anything

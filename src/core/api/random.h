@@ -23,7 +23,12 @@ class SystemRandom final : public Random {
 };
 
 /// `bytes` random bytes from the OS CSPRNG as lower-case hex (2 * bytes characters).
-/// Suitable for request ids, trace ids and secrets.
+/// For secrets and for ids that must not be guessable (upload ids, keys).
 std::string RandomHex(std::size_t bytes);
+
+/// `bytes` random bytes as lower-case hex from the thread's engine (seeded from the OS):
+/// for ids that must not collide but need not be secret (request, trace and span ids).
+/// Made for every request, where RAND_bytes cost about 5 % of a small segment's CPU.
+std::string UniqueHex(std::size_t bytes);
 
 }  // namespace sg

@@ -34,12 +34,12 @@ bool IsAllZero(std::string_view text) noexcept {
 
 int HexValue(char c) noexcept { return c <= '9' ? c - '0' : c - 'a' + 10; }
 
-// A non-zero id; the chance of RandomHex producing all zeros is nil, but an all-zero id is
-// invalid on the wire, so never emit one.
+// A non-zero id; the chance of producing all zeros is nil, but an all-zero id is invalid on
+// the wire, so never emit one.
 std::string NewId(std::size_t bytes) {
-  std::string id = RandomHex(bytes);
+  std::string id = UniqueHex(bytes);
   while (IsAllZero(id)) {
-    id = RandomHex(bytes);
+    id = UniqueHex(bytes);
   }
   return id;
 }

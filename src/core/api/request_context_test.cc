@@ -4,6 +4,7 @@
 
 #include <set>
 #include <string>
+#include <thread>
 
 #include "core/api/random.h"
 #include "core/api/result.h"
@@ -142,6 +143,26 @@ TEST(RandomHexTest, ProducesLowerHexOfTheRequestedLength) {
   }
   EXPECT_EQ(seen.size(), 20u);
   EXPECT_EQ(RandomHex(0), "");
+}
+
+TEST(UniqueHexTest, ProducesDistinctLowerHexOfOddLengthsToo) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    std::string hex = UniqueHex(i % 2 == 0 ? 8 : 11);
+    ASSERT_EQ(hex.size(), i % 2 == 0 ? 16u : 22u);
+    EXPECT_EQ(hex.find_first_not_of("0123456789abcdef"), std::string::npos) << hex;
+    seen.insert(hex);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_EQ(UniqueHex(0), "");
+}
+
+TEST(UniqueHexTest, ThreadsDoNotShareASequence) {
+  std::string first;
+  std::string second;
+  std::thread([&] { first = UniqueHex(16); }).join();
+  std::thread([&] { second = UniqueHex(16); }).join();
+  EXPECT_NE(first, second);
 }
 
 TEST(SystemRandomTest, UnitValuesStayInRange) {

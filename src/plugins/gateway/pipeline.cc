@@ -160,7 +160,7 @@ void RequestPipeline::BeginUnparsed(Exchange& exchange, std::string remote_ip) c
   exchange.settings = settings();
   exchange.in_flight.Arm(metrics_.in_flight);
   exchange.request.remote_ip = std::move(remote_ip);
-  exchange.request.context.request_id = RandomHex(8);
+  exchange.request.context.request_id = UniqueHex(8);
   exchange.request.context.trace = TraceContext::NewRoot().NewChildSpan();
 }
 
@@ -182,7 +182,7 @@ void RequestPipeline::Begin(Exchange& exchange, std::string method, std::string 
 
   auto incoming_id = request.Header("X-Request-Id");
   request.context.request_id =
-      incoming_id && IsValidRequestId(*incoming_id) ? std::string(*incoming_id) : RandomHex(8);
+      incoming_id && IsValidRequestId(*incoming_id) ? std::string(*incoming_id) : UniqueHex(8);
   std::optional<TraceContext> parent;
   if (auto traceparent = request.Header("traceparent")) {
     parent = TraceContext::Parse(*traceparent);

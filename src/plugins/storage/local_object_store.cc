@@ -243,8 +243,12 @@ std::string FormatBytes(std::uint64_t bytes) {
 // never used (sendfile callers may share it).
 class FileRange {
  public:
+  FileRange(std::shared_ptr<const SharedFile> file, std::uint64_t offset, std::uint64_t length,
+            std::string name)
+      : file_(std::move(file)), offset_(offset), length_(length), name_(std::move(name)) {}
   FileRange(UniqueFd fd, std::uint64_t offset, std::uint64_t length, std::string name)
-      : fd_(std::move(fd)), offset_(offset), length_(length), name_(std::move(name)) {}
+      : FileRange(std::make_shared<const SharedFile>(fd.Release()), offset, length,
+                  std::move(name)) {}
 
   Result<std::size_t> Read(std::span<char> buffer) {
     std::uint64_t remaining = length_ - position_;
@@ -253,7 +257,7 @@ class FileRange {
       return 0;
     }
     SG_ASSIGN_OR_RETURN(std::size_t got,
-                        PreadSome(fd_.get(), buffer.data(), want, offset_ + position_,
+                        PreadSome(file_->fd(), buffer.data(), want, offset_ + position_,
                                   fmt::format("read {}", name_)));
     if (got == 0) {
       // The file shrank under us (it never does in this store: objects are replaced by
@@ -265,12 +269,12 @@ class FileRange {
     return got;
   }
 
-  int fd() const noexcept { return fd_.get(); }
+  int fd() const noexcept { return file_->fd(); }
   std::uint64_t offset() const noexcept { return offset_; }
   std::uint64_t length() const noexcept { return length_; }
 
  private:
-  UniqueFd fd_;
+  std::shared_ptr<const SharedFile> file_;
   std::uint64_t offset_;
   std::uint64_t length_;
   std::uint64_t position_ = 0;
@@ -473,7 +477,8 @@ LocalObjectStore::LocalObjectStore(Options options, const Clock& clock)
     : options_(std::move(options)),
       clock_(clock),
       tmp_dir_(options_.root / kTmpDirName),
-      multipart_dir_(options_.root / kMultipartDirName) {}
+      multipart_dir_(options_.root / kMultipartDirName),
+      open_files_(options_.open_files, clock) {}
 
 Result<std::shared_ptr<LocalObjectStore>> LocalObjectStore::Open(Options options,
                                                                  const Clock& clock) {
@@ -546,11 +551,14 @@ void LocalObjectStore::PruneEmptyParents(std::string_view key) const {
   }
 }
 
-Result<> LocalObjectStore::RenameIntoPlace(const fs::path& from, std::string_view key) const {
+Result<> LocalObjectStore::RenameIntoPlace(const fs::path& from, std::string_view key) {
   fs::path to = options_.root / key;
   for (int attempt = 1;; ++attempt) {
     SG_RETURN_IF_ERROR(CreateParents(key));
     if (::rename(from.c_str(), to.c_str()) == 0) {
+      // After the rename: a reader that opened the old file before it either cached it
+      // already (dropped here) or is refused by the bumped generation when it tries.
+      open_files_.Erase(key);
       return SyncDir(to.parent_path(), key);
     }
     int err = errno;
@@ -621,21 +629,28 @@ Result<ObjectInfo> LocalObjectStore::Stat(std::string_view key) {
 
 Result<std::unique_ptr<ObjectReader>> LocalObjectStore::Get(std::string_view key, ByteRange range) {
   SG_RETURN_IF_ERROR(ValidateKey(key));
-  fs::path path = options_.root / key;
-  UniqueFd fd = OpenFile(path, O_RDONLY);
-  if (!fd.valid()) {
-    if (errno == ENOENT || errno == ENOTDIR) {
-      return MakeError(ErrorCode::kNotFound, "object {} does not exist", key);
+  std::optional<CachedFile> open = open_files_.Find(key);
+  if (!open) {
+    const std::uint64_t generation = open_files_.generation();
+    fs::path path = options_.root / key;
+    UniqueFd fd = OpenFile(path, O_RDONLY);
+    if (!fd.valid()) {
+      if (errno == ENOENT || errno == ENOTDIR) {
+        return MakeError(ErrorCode::kNotFound, "object {} does not exist", key);
+      }
+      return MakeError(ErrnoError(errno, fmt::format("open object {}", key)));
     }
-    return MakeError(ErrnoError(errno, fmt::format("open object {}", key)));
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+      return MakeError(ErrnoError(errno, fmt::format("stat object {}", key)));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      return MakeError(ErrorCode::kNotFound, "object {} does not exist (it is a folder)", key);
+    }
+    open = CachedFile{std::make_shared<const SharedFile>(fd.Release()), st};
+    open_files_.Insert(key, *open, generation);
   }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    return MakeError(ErrnoError(errno, fmt::format("stat object {}", key)));
-  }
-  if (!S_ISREG(st.st_mode)) {
-    return MakeError(ErrorCode::kNotFound, "object {} does not exist (it is a folder)", key);
-  }
+  const struct stat& st = open->st;
   auto size = static_cast<std::uint64_t>(st.st_size);
   if (range.offset > size) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -644,7 +659,7 @@ Result<std::unique_ptr<ObjectReader>> LocalObjectStore::Get(std::string_view key
   }
   std::uint64_t available = size - range.offset;
   std::uint64_t length = std::min(range.length.value_or(available), available);
-  FileRange file_range(std::move(fd), range.offset, length, fmt::format("object {}", key));
+  FileRange file_range(std::move(open->file), range.offset, length, std::string(key));
   return std::make_unique<LocalObjectReader>(InfoFromStat(key, st), std::move(file_range));
 }
 
@@ -675,7 +690,9 @@ Result<ObjectListPage> LocalObjectStore::List(std::string_view prefix, std::stri
 Result<> LocalObjectStore::Delete(std::string_view key) {
   SG_RETURN_IF_ERROR(ValidateKey(key));
   fs::path path = options_.root / key;
-  if (::unlink(path.c_str()) != 0) {
+  const int unlinked = ::unlink(path.c_str());
+  open_files_.Erase(key);
+  if (unlinked != 0) {
     // EISDIR: the key names a folder of other objects, so there is no such object.
     if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR) {
       return {};
@@ -697,7 +714,9 @@ Result<std::uint64_t> LocalObjectStore::DeletePrefix(std::string_view prefix) {
     return error;
   }));
   fs::path dir = options_.root / folder;
-  SG_ASSIGN_OR_RETURN(std::uint64_t removed, RemoveTree(dir, std::string(folder)));
+  auto removed_tree = RemoveTree(dir, std::string(folder));
+  open_files_.ErasePrefix(prefix);
+  SG_ASSIGN_OR_RETURN(std::uint64_t removed, std::move(removed_tree));
   if (::rmdir(dir.c_str()) == 0) {
     SG_RETURN_IF_ERROR(SyncDir(dir.parent_path(), folder));
     PruneEmptyParents(folder);

@@ -11,8 +11,8 @@
 /// The two top-level names `.tmp` and `.multipart` are reserved: keys whose first segment
 /// is one of them are kInvalidArgument here, although ValidateObjectKey accepts them.
 ///
-/// Thread-safe: every method may be called from any thread; there is no shared mutable
-/// state besides the filesystem.
+/// Thread-safe: every method may be called from any thread; the only shared mutable state
+/// besides the filesystem is the cache of open files (open_file_cache.h).
 
 #include <chrono>
 #include <cstdint>
@@ -24,6 +24,7 @@
 #include "core/api/clock.h"
 #include "core/api/plugin.h"
 #include "core/api/services/object_store.h"
+#include "plugins/storage/open_file_cache.h"
 
 namespace sg::plugins::storage {
 
@@ -47,6 +48,8 @@ class LocalObjectStore final : public ObjectStore {
     bool fsync = true;
     /// The size of the one buffer each streaming operation uses.
     std::size_t io_buffer = 256 * 1024;
+    /// Open files kept for Get (see open_file_cache.h).
+    OpenFileCache::Options open_files;
   };
 
   /// Creates the root and its private folders when missing. `clock` must outlive the store.
@@ -105,12 +108,13 @@ class LocalObjectStore final : public ObjectStore {
   Result<> SyncDir(const std::filesystem::path& dir, std::string_view what) const;
   /// Moves `from` over the key, creating parent folders and retrying when a concurrent
   /// Delete pruned them in between.
-  Result<> RenameIntoPlace(const std::filesystem::path& from, std::string_view key) const;
+  Result<> RenameIntoPlace(const std::filesystem::path& from, std::string_view key);
 
   Options options_;
   const Clock& clock_;
   std::filesystem::path tmp_dir_;
   std::filesystem::path multipart_dir_;
+  OpenFileCache open_files_;
 };
 
 }  // namespace sg::plugins::storage

@@ -880,5 +880,52 @@ TEST_F(LocalObjectStoreTest, ProbeDiskOfAVanishedRootIsNotWritable) {
   EXPECT_FALSE(status.problem.empty());
 }
 
+// The cache of open files (open_file_cache.h) must never make the store answer with bytes it
+// no longer holds.
+TEST_F(LocalObjectStoreTest, AReplacedObjectReadsNewBytesAtOnceDespiteTheOpenFileCache) {
+  PutString("media/c/r/segment_0.m4s", "old bytes");
+  auto held = store_->Get("media/c/r/segment_0.m4s");  // now cached, and held by a reader
+  ASSERT_TRUE(held);
+  PutString("media/c/r/segment_0.m4s", "new bytes!");
+  EXPECT_EQ(GetString("media/c/r/segment_0.m4s"), "new bytes!");
+  auto old = ReadAll(**held);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(*old, "old bytes") << "a reader that started before keeps its consistent view";
+}
+
+TEST_F(LocalObjectStoreTest, DeletedObjectsAreGoneAtOnceDespiteTheOpenFileCache) {
+  PutString("media/c/r/segment_0.m4s", "bytes");
+  PutString("media/c/r/segment_1.m4s", "bytes");
+  PutString("media/d/r/segment_0.m4s", "bytes");
+  for (auto key :
+       {"media/c/r/segment_0.m4s", "media/c/r/segment_1.m4s", "media/d/r/segment_0.m4s"}) {
+    ASSERT_EQ(GetString(key), "bytes");
+  }
+  ASSERT_TRUE(store_->Delete("media/d/r/segment_0.m4s"));
+  EXPECT_EQ(store_->Get("media/d/r/segment_0.m4s").error().code, ErrorCode::kNotFound);
+  ASSERT_TRUE(store_->DeletePrefix("media/c/"));
+  EXPECT_EQ(store_->Get("media/c/r/segment_0.m4s").error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(store_->Get("media/c/r/segment_1.m4s").error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(LocalObjectStoreTest, ChangesMadeOutsideTheStoreShowAfterTheValidity) {
+  auto store =
+      LocalObjectStore::Open({.root = root_,
+                              .fsync = false,
+                              .io_buffer = kIoBuffer,
+                              .open_files = {.max_files = 8, .valid = std::chrono::seconds(10)}},
+                             clock_);
+  ASSERT_TRUE(store);
+  StringSource source("bytes");
+  ASSERT_TRUE((*store)->Put("media/c/x", source));
+  ASSERT_TRUE((*store)->Get("media/c/x"));
+  fs::remove(root_ / "media/c/x");  // an operator's rm
+  EXPECT_TRUE((*store)->Get("media/c/x")) << "still trusted within `valid`";
+  clock_.Advance(std::chrono::seconds(10));
+  auto gone = (*store)->Get("media/c/x");
+  ASSERT_FALSE(gone);
+  EXPECT_EQ(gone.error().code, ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace sg::plugins::storage

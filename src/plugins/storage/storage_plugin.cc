@@ -39,6 +39,8 @@ class StoragePlugin final : public Plugin {
         .root = root.lexically_normal(),
         .fsync = config.fsync,
         .io_buffer = static_cast<std::size_t>(config.io_buffer.bytes),
+        .open_files = {.max_files = static_cast<std::size_t>(config.open_file_cache.max_files),
+                       .valid = config.open_file_cache.valid},
     };
     SG_ASSIGN_OR_RETURN(store_, LocalObjectStore::Open(std::move(options), context.clock()));
     SG_RETURN_IF_ERROR(context.Provide<ObjectStore>(store_));
