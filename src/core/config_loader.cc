@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <exception>
@@ -41,12 +42,38 @@ std::string JoinPath(std::string_view prefix, std::string_view key) {
   return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
 }
 
+std::string IndexPath(std::string_view prefix, std::size_t index) {
+  return fmt::format("{}[{}]", prefix, index);
+}
+
+// A path segment that indexes a list: decimal digits only ("0", "12"). Nine digits at
+// most, so it always fits and no config list comes close.
+bool IsListIndex(std::string_view part) {
+  return !part.empty() && part.size() <= 9 &&
+         std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+std::size_t ParseIndex(std::string_view part) {
+  std::size_t index = 0;
+  for (char c : part) {
+    index = index * 10 + static_cast<std::size_t>(c - '0');
+  }
+  return index;
+}
+
 // Records `origin` for `path` and every path below it (so errors deep inside a value that
-// came from one source still name that source).
+// came from one source still name that source). List elements are `path[i]`, as the
+// config reader names them.
 void RecordOrigins(const YAML::Node& node, const std::string& path, const std::string& origin,
                    ConfigOrigins& origins) {
   if (!path.empty()) {
     origins[path] = origin;
+  }
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      RecordOrigins(node[i], IndexPath(path, i), origin, origins);
+    }
+    return;
   }
   if (!node.IsMap()) {
     return;
@@ -62,35 +89,77 @@ void RecordOrigins(const YAML::Node& node, const std::string& path, const std::s
 // Forgets what an overridden value said about itself and everything below it.
 void EraseOrigins(const std::string& path, ConfigOrigins& origins) {
   origins.erase(path);
-  std::string prefix = path + ".";
-  for (auto it = origins.lower_bound(prefix);
-       it != origins.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
-    it = origins.erase(it);
+  for (const std::string& prefix : {path + ".", path + "["}) {
+    for (auto it = origins.lower_bound(prefix);
+         it != origins.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+      it = origins.erase(it);
+    }
   }
 }
 
-// Sets `value` at `parts` below `root`, creating (or replacing non-mapping) parents.
-void SetPath(YAML::Node& root, const std::vector<std::string>& parts, const YAML::Node& value,
-             const std::string& origin, ConfigOrigins& origins) {
+// Sets `value` at `parts` below `root`, creating (or replacing) parents: a parent followed
+// by a number segment must be a list (the number indexes it: an existing element, or the
+// next one to append), any other parent a mapping. `source` names the variable or flag in
+// errors.
+Result<> SetPath(YAML::Node& root, const std::vector<std::string>& parts, const YAML::Node& value,
+                 const std::string& origin, std::string_view source, ConfigOrigins& origins) {
   // yaml-cpp assignment writes through to the referenced node, so walking must use reset()
   // to move the cursor without overwriting what it points at.
   YAML::Node cursor;
   cursor.reset(root);
   std::string path;
-  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
-    path = JoinPath(path, parts[i]);
-    YAML::Node child = cursor[parts[i]];
-    if (!child.IsMap()) {
-      child = YAML::Node(YAML::NodeType::Map);
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    YAML::Node child;
+    if (cursor.IsSequence() && IsListIndex(part)) {
+      std::size_t index = ParseIndex(part);
+      if (index > cursor.size()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "{}: index {} skips elements: {} has {} (indexes start at 0 and "
+                         "must be consecutive)",
+                         source, index, path, cursor.size());
+      }
+      if (index == cursor.size()) {
+        cursor.push_back(YAML::Node(YAML::NodeType::Null));
+      }
+      path = IndexPath(path, index);
+      child.reset(cursor[index]);
+    } else {
+      path = JoinPath(path, part);
+      child.reset(cursor[part]);
+    }
+    if (i + 1 == parts.size()) {
+      child = value;
+      EraseOrigins(path, origins);
+      RecordOrigins(value, path, origin, origins);
+      return {};
+    }
+    bool next_is_index = IsListIndex(parts[i + 1]);
+    bool fits = next_is_index ? child.IsSequence() : child.IsMap();
+    if (!fits) {
+      child = YAML::Node(next_is_index ? YAML::NodeType::Sequence : YAML::NodeType::Map);
       EraseOrigins(path, origins);
       origins[path] = origin;
     }
     cursor.reset(child);
   }
-  path = JoinPath(path, parts.back());
-  cursor[parts.back()] = value;
-  EraseOrigins(path, origins);
-  RecordOrigins(value, path, origin, origins);
+  return {};
+}
+
+// Orders override paths so that list indexes apply in numeric order (`__2__` before
+// `__10__`, so appending element by element works) and a parent before its children.
+bool OverridePathLess(const std::vector<std::string>& a, const std::vector<std::string>& b) {
+  std::size_t common = std::min(a.size(), b.size());
+  for (std::size_t i = 0; i < common; ++i) {
+    if (a[i] == b[i]) {
+      continue;
+    }
+    if (IsListIndex(a[i]) && IsListIndex(b[i])) {
+      return ParseIndex(a[i]) < ParseIndex(b[i]);
+    }
+    return a[i] < b[i];
+  }
+  return a.size() < b.size();
 }
 
 Result<YAML::Node> LoadFile(const std::filesystem::path& file) {
@@ -168,19 +237,32 @@ Result<ConfigTree> LoadConfigTree(const ConfigSources& sources) {
     RecordOrigins(tree.root, "", fmt::format("file {}", sources.file->string()), tree.origins);
   }
 
+  struct Override {
+    std::vector<std::string> parts;
+    const std::string* name;
+    const std::string* value;
+  };
+  std::vector<Override> overrides;
   for (const auto& [name, value] : sources.environment) {
     SG_ASSIGN_OR_RETURN(std::vector<std::string> parts, EnvPath(name));
-    if (parts.empty()) {
-      continue;
+    if (!parts.empty()) {
+      overrides.push_back(Override{std::move(parts), &name, &value});
     }
+  }
+  // Stable: variables that name the same path (different case) keep the map's order.
+  std::stable_sort(overrides.begin(), overrides.end(), [](const Override& a, const Override& b) {
+    return OverridePathLess(a.parts, b.parts);
+  });
+  for (const Override& entry : overrides) {
     YAML::Node parsed;
     try {
-      parsed = YAML::Load(value);
+      parsed = YAML::Load(*entry.value);
     } catch (const YAML::Exception& e) {
-      return MakeError(ErrorCode::kInvalidArgument, "env {}: not a valid YAML value: {}", name,
-                       e.msg);
+      return MakeError(ErrorCode::kInvalidArgument, "env {}: not a valid YAML value: {}",
+                       *entry.name, e.msg);
     }
-    SetPath(tree.root, parts, parsed, fmt::format("env {}", name), tree.origins);
+    std::string source = fmt::format("env {}", *entry.name);
+    SG_RETURN_IF_ERROR(SetPath(tree.root, entry.parts, parsed, source, source, tree.origins));
   }
 
   for (const auto& [path, value] : sources.flags) {
@@ -199,7 +281,8 @@ Result<ConfigTree> LoadConfigTree(const ConfigSources& sources) {
       }
       rest.remove_prefix(pos + 1);
     }
-    SetPath(tree.root, parts, YAML::Node(value), "flag", tree.origins);
+    SG_RETURN_IF_ERROR(SetPath(tree.root, parts, YAML::Node(value), "flag",
+                               fmt::format("flag {}", path), tree.origins));
   }
   return tree;
 }

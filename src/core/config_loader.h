@@ -7,6 +7,13 @@
 /// e.g. `STREAMGATE_GATEWAY__LISTEN=0.0.0.0:8080`, `STREAMGATE_LOG__LEVEL=debug`,
 /// `STREAMGATE_GATEWAY__CORS__ALLOWED_ORIGINS='["https://a.example"]'`. Names are
 /// case-insensitive; variables without `__` are not overrides and are ignored.
+///
+/// Lists are indexed by a number segment, from 0: `STREAMGATE_CHAINS__0__RPC_URLS='[...]'`
+/// sets `chains[0].rpc_urls` (an existing element is changed in place; the index one past
+/// the end appends a new element, so `STREAMGATE_CHAINS__1__ID=eip155:5` adds a second
+/// chain to a file that has one; a gap is an error). `STREAMGATE_CHAINS__0='{id: ..}'`
+/// replaces a whole element. Overrides apply in path order with indexes compared as
+/// numbers. Flags use the same scheme with dots (`chains.0.block_tag`).
 
 #include <yaml-cpp/yaml.h>
 

@@ -562,5 +562,307 @@ TEST(CopyNonReloadableTest, KeepsRunningValuesOfKeysThatNeedARestart) {
   EXPECT_EQ(fresh.timeout.count(), 5000);
 }
 
+// ---- lists of structs ---------------------------------------------------------------------------
+
+struct ChainEntry {
+  std::string id;
+  std::vector<std::string> rpc_urls;
+  std::string block_tag = "latest";
+  ConfigDuration timeout{5000};
+  std::string key;
+
+  void Visit(ConfigVisitor& v) {
+    v.Field("id", id, {.doc = "CAIP-2 id"});
+    v.Field("rpc_urls", rpc_urls, {.doc = "endpoints"});
+    v.Field("block_tag", block_tag, {.doc = "tag", .choices = {"latest", "safe", "finalized"}});
+    v.Field("timeout", timeout, {.doc = "per request", .reloadable = true, .min = 1});
+    v.Field("key", key, {.doc = "api key", .secret = true});
+  }
+};
+
+// A plugin whose whole section is a list (`chains: [...]`).
+struct ChainsConfig {
+  std::vector<ChainEntry> chains;
+  void Visit(ConfigVisitor& v) { v.List("", "configured chains", chains); }
+};
+
+// A list under a key, next to other fields.
+struct NestedListConfig {
+  std::string name = "n";
+  std::vector<ChainEntry> chains = {ChainEntry{.id = "default"}};
+  void Visit(ConfigVisitor& v) {
+    v.Field("name", name, {});
+    v.List("chains", "the chains", chains);
+  }
+};
+
+TEST(ConfigListTest, ReadsAWholeSectionThatIsAList) {
+  ChainsConfig config;
+
+  auto errors = ReadConfig(config, YAML::Load(R"(
+- id: "eip155:1"
+  rpc_urls: [https://a.example, https://b.example]
+  block_tag: safe
+- id: "eip155:5"
+  rpc_urls: [http://127.0.0.1:8545]
+)"),
+                           "chains", nullptr);
+
+  EXPECT_THAT(errors, IsEmpty());
+  ASSERT_THAT(config.chains, SizeIs(2));
+  EXPECT_EQ(config.chains[0].id, "eip155:1");
+  EXPECT_THAT(config.chains[0].rpc_urls, ElementsAre("https://a.example", "https://b.example"));
+  EXPECT_EQ(config.chains[0].block_tag, "safe");
+  EXPECT_EQ(config.chains[1].id, "eip155:5");
+  EXPECT_EQ(config.chains[1].block_tag, "latest");
+}
+
+TEST(ConfigListTest, AbsentOrEmptySectionKeepsTheDefaultList) {
+  NestedListConfig config;
+
+  EXPECT_THAT(ReadConfig(config, YAML::Load("name: x"), "p", nullptr), IsEmpty());
+  EXPECT_THAT(ReadConfig(config, YAML::Load("chains:"), "p", nullptr), IsEmpty());
+  ChainsConfig whole;
+  EXPECT_THAT(ReadConfig(whole, YAML::Node(), "chains", nullptr), IsEmpty());
+
+  ASSERT_THAT(config.chains, SizeIs(1));
+  EXPECT_EQ(config.chains[0].id, "default");
+  EXPECT_THAT(whole.chains, IsEmpty());
+}
+
+TEST(ConfigListTest, AListFromConfigReplacesTheDefaultsWithFreshElements) {
+  NestedListConfig config;
+  config.chains[0].block_tag = "finalized";
+
+  auto errors = ReadConfig(config, YAML::Load("chains: [{id: a}, {id: b}]"), "p", nullptr);
+
+  EXPECT_THAT(errors, IsEmpty());
+  ASSERT_THAT(config.chains, SizeIs(2));
+  EXPECT_EQ(config.chains[0].id, "a");
+  EXPECT_EQ(config.chains[0].block_tag, "latest");
+}
+
+TEST(ConfigListTest, ErrorsNameTheElementIndex) {
+  ChainsConfig config;
+
+  auto errors = ReadConfig(config, YAML::Load(R"(
+- id: "eip155:1"
+- id: "eip155:5"
+  rpc_urls: https://not-a-list.example
+  block_tag: pending
+  colour: red
+- just a string
+)"),
+                           "chains", nullptr);
+
+  EXPECT_THAT(errors,
+              ElementsAre("chains[1].rpc_urls: expected a list such as [a, b], got "
+                          "\"https://not-a-list.example\"",
+                          "chains[1].block_tag: must be one of latest, safe, finalized, got "
+                          "\"pending\"",
+                          "chains[1].colour: unknown key (known: id, rpc_urls, block_tag, "
+                          "timeout, key)",
+                          "chains[2]: expected a mapping of keys, got \"just a string\""));
+}
+
+TEST(ConfigListTest, NestedListErrorsNameTheFullPath) {
+  NestedListConfig config;
+
+  auto errors =
+      ReadConfig(config, YAML::Load("chains: [{id: a, rpc_urls: [x, [y]]}]"), "p", nullptr);
+
+  EXPECT_THAT(errors, ElementsAre("p.chains[0].rpc_urls[1]: expected a string, got a list"));
+}
+
+TEST(ConfigListTest, ListGivenSomethingElseIsAnError) {
+  NestedListConfig nested;
+  ChainsConfig whole;
+
+  auto nested_errors = ReadConfig(nested, YAML::Load("chains: {id: a}"), "p", nullptr);
+  auto whole_errors = ReadConfig(whole, YAML::Load("id: a\nrpc_urls: [x]"), "chains", nullptr);
+
+  EXPECT_THAT(nested_errors,
+              ElementsAre("p.chains: expected a list of mappings such as [{...}, {...}], got a "
+                          "mapping"));
+  // One error for the shape, not one "unknown key" per key of the mapping.
+  EXPECT_THAT(whole_errors,
+              ElementsAre("chains: expected a list of mappings such as [{...}, {...}], got a "
+                          "mapping"));
+}
+
+TEST(ConfigListTest, ErrorsNameTheOriginOfAnElement) {
+  ChainsConfig config;
+  ConfigOrigins origins = {{"chains[0]", "env STREAMGATE_CHAINS__0"}};
+
+  auto errors = ReadConfig(config, YAML::Load("[{id: a, block_tag: soon}]"), "chains", &origins);
+
+  EXPECT_THAT(errors, ElementsAre("chains[0].block_tag (from env STREAMGATE_CHAINS__0): must be "
+                                  "one of latest, safe, finalized, got \"soon\""));
+}
+
+TEST_F(ConfigLoaderTest, EnvironmentOverridesIndexListElements) {
+  ConfigSources sources;
+  sources.file = WriteFile(R"(
+chains:
+  - id: "eip155:1"
+    rpc_urls: [https://file.example]
+)");
+  sources.environment = {
+      {"STREAMGATE_CHAINS__0__RPC_URLS", "[https://env-a.example, https://env-b.example]"},
+      {"STREAMGATE_CHAINS__1__ID", "eip155:5"},
+      {"STREAMGATE_CHAINS__1__BLOCK_TAG", "finalized"}};
+
+  auto tree = LoadConfigTree(sources);
+
+  ASSERT_TRUE(tree) << tree.error().message;
+  ChainsConfig config;
+  EXPECT_THAT(ReadConfig(config, tree->root["chains"], "chains", &tree->origins), IsEmpty());
+  ASSERT_THAT(config.chains, SizeIs(2));
+  EXPECT_EQ(config.chains[0].id, "eip155:1");
+  EXPECT_THAT(config.chains[0].rpc_urls,
+              ElementsAre("https://env-a.example", "https://env-b.example"));
+  EXPECT_EQ(config.chains[1].id, "eip155:5");
+  EXPECT_EQ(config.chains[1].block_tag, "finalized");
+  EXPECT_EQ(tree->origins.at("chains[0].rpc_urls"), "env STREAMGATE_CHAINS__0__RPC_URLS");
+  EXPECT_EQ(tree->origins.at("chains[0].id"), "file " + sources.file->string());
+}
+
+TEST_F(ConfigLoaderTest, EnvironmentCanBuildAListWithoutAFileInNumericOrder) {
+  ConfigSources sources;
+  for (int i = 0; i <= 10; ++i) {
+    sources.environment[fmt::format("STREAMGATE_CHAINS__{}__ID", i)] = fmt::format("c{}", i);
+  }
+
+  auto tree = LoadConfigTree(sources);
+
+  ASSERT_TRUE(tree) << tree.error().message;
+  ChainsConfig config;
+  EXPECT_THAT(ReadConfig(config, tree->root["chains"], "chains", &tree->origins), IsEmpty());
+  ASSERT_THAT(config.chains, SizeIs(11));
+  EXPECT_EQ(config.chains[2].id, "c2");
+  EXPECT_EQ(config.chains[10].id, "c10");
+}
+
+TEST_F(ConfigLoaderTest, EnvironmentReplacesAWholeElementAndNamesItInErrors) {
+  ConfigSources sources;
+  sources.environment = {{"STREAMGATE_CHAINS__0", "{id: a, colour: red}"}};
+  auto tree = LoadConfigTree(sources);
+  ASSERT_TRUE(tree) << tree.error().message;
+  ChainsConfig config;
+
+  auto errors = ReadConfig(config, tree->root["chains"], "chains", &tree->origins);
+
+  EXPECT_THAT(errors, ElementsAre(HasSubstr("chains[0].colour (from env STREAMGATE_CHAINS__0): "
+                                            "unknown key")));
+}
+
+TEST_F(ConfigLoaderTest, EnvironmentIndexThatSkipsElementsIsAnError) {
+  ConfigSources sources;
+  sources.file = WriteFile("chains:\n  - id: a\n");
+  sources.environment = {{"STREAMGATE_CHAINS__2__ID", "c"}};
+
+  auto tree = LoadConfigTree(sources);
+
+  ASSERT_FALSE(tree);
+  EXPECT_EQ(tree.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_THAT(tree.error().message, HasSubstr("env STREAMGATE_CHAINS__2__ID: index 2 skips"));
+  EXPECT_THAT(tree.error().message, HasSubstr("chains has 1"));
+}
+
+TEST_F(ConfigLoaderTest, FlagsIndexListElementsToo) {
+  ConfigSources sources;
+  sources.file = WriteFile("chains:\n  - id: a\n");
+  sources.flags = {{"chains.0.block_tag", "safe"}};
+
+  auto tree = LoadConfigTree(sources);
+
+  ASSERT_TRUE(tree) << tree.error().message;
+  ChainsConfig config;
+  EXPECT_THAT(ReadConfig(config, tree->root["chains"], "chains", &tree->origins), IsEmpty());
+  ASSERT_THAT(config.chains, SizeIs(1));
+  EXPECT_EQ(config.chains[0].block_tag, "safe");
+}
+
+TEST(ConfigListTest, PrinterPrintsAListSectionAsAListThatReadsBack) {
+  ChainsConfig original;
+  original.chains = {ChainEntry{.id = "eip155:1",
+                                .rpc_urls = {"https://a", "https://b"},
+                                .block_tag = "safe",
+                                .key = "api-key-secret"},
+                     ChainEntry{.id = "eip155:5"}};
+  YAML::Emitter out;
+  ConfigPrinter printer(out);
+
+  out << YAML::BeginMap;
+  printer.Section("chains", "configured chains",
+                  [&original](ConfigVisitor& v) { original.Visit(v); });
+  out << YAML::EndMap;
+
+  std::string text = out.c_str();
+  EXPECT_THAT(text, Not(HasSubstr("api-key-secret")));
+  EXPECT_THAT(text, HasSubstr("# CAIP-2 id"));
+  YAML::Node printed = YAML::Load(text);
+  ASSERT_TRUE(printed["chains"].IsSequence()) << text;
+  EXPECT_EQ(printed["chains"][0]["key"].as<std::string>(), "<redacted>");
+  printed["chains"][0]["key"] = "";
+  printed["chains"][1]["key"] = "";
+  ChainsConfig reread;
+  EXPECT_THAT(ReadConfig(reread, printed["chains"], "chains", nullptr), IsEmpty());
+  ASSERT_THAT(reread.chains, SizeIs(2));
+  EXPECT_EQ(reread.chains[0].id, "eip155:1");
+  EXPECT_EQ(reread.chains[0].rpc_urls, original.chains[0].rpc_urls);
+  EXPECT_EQ(reread.chains[0].block_tag, "safe");
+  EXPECT_EQ(reread.chains[1].timeout, original.chains[1].timeout);
+}
+
+TEST(ConfigListTest, PrinterPrintsEmptyListsAndNestedLists) {
+  ChainsConfig empty;
+  NestedListConfig nested;
+  YAML::Emitter out;
+  ConfigPrinter printer(out);
+
+  out << YAML::BeginMap;
+  printer.Section("chains", "none", [&empty](ConfigVisitor& v) { empty.Visit(v); });
+  printer.Section("p", "nested", [&nested](ConfigVisitor& v) { nested.Visit(v); });
+  out << YAML::EndMap;
+
+  YAML::Node printed = YAML::Load(out.c_str());
+  EXPECT_TRUE(printed["chains"].IsSequence()) << out.c_str();
+  EXPECT_EQ(printed["chains"].size(), 0u);
+  EXPECT_EQ(printed["p"]["name"].as<std::string>(), "n");
+  ASSERT_TRUE(printed["p"]["chains"].IsSequence()) << out.c_str();
+  EXPECT_EQ(printed["p"]["chains"][0]["id"].as<std::string>(), "default");
+}
+
+TEST(ConfigListTest, FlattenerNamesElementsAndTheLength) {
+  ChainsConfig config;
+  config.chains = {ChainEntry{.id = "a"}, ChainEntry{.id = "b"}};
+
+  std::vector<FlatField> fields = FlattenConfig(config, "chains");
+
+  ASSERT_THAT(fields, SizeIs(11));
+  EXPECT_EQ(fields[0].path, "chains");
+  EXPECT_EQ(fields[0].value, "[2 items]");
+  EXPECT_FALSE(fields[0].reloadable);
+  EXPECT_EQ(fields[1].path, "chains[0].id");
+  EXPECT_EQ(fields[6].path, "chains[1].id");
+  EXPECT_EQ(fields[6].value, "b");
+  EXPECT_TRUE(fields[4].reloadable);
+}
+
+TEST(ConfigListTest, CopyNonReloadableKeepsTheRunningLengthAndFields) {
+  ChainsConfig running;
+  running.chains = {ChainEntry{.id = "a", .timeout = ConfigDuration(1000)}};
+  ChainsConfig fresh;
+  fresh.chains = {ChainEntry{.id = "changed", .timeout = ConfigDuration(2000)},
+                  ChainEntry{.id = "added"}};
+
+  CopyNonReloadable(running, fresh);
+
+  ASSERT_THAT(fresh.chains, SizeIs(1));
+  EXPECT_EQ(fresh.chains[0].id, "a");
+  EXPECT_EQ(fresh.chains[0].timeout.count(), 2000);
+}
+
 }  // namespace
 }  // namespace sg::core

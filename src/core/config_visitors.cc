@@ -356,6 +356,12 @@ ConfigReader::Frame ConfigReader::MakeFrame(const YAML::Node& node, std::string 
   if (!node.IsDefined() || node.IsNull()) {
     return frame;
   }
+  if (node.IsSequence()) {
+    // Only a List("") may read it; CheckUnknownKeys reports it otherwise.
+    frame.node = node;
+    frame.is_list = true;
+    return frame;
+  }
   if (!node.IsMap()) {
     Fail(frame.path, fmt::format("expected a mapping of keys, got {}", Describe(node)));
     frame.readable = false;
@@ -377,11 +383,12 @@ std::string ConfigReader::Origin(const std::string& path) const {
     if (it != origins_->end()) {
       return it->second;
     }
-    std::size_t dot = current.rfind('.');
-    if (dot == std::string::npos) {
+    // The parent of "a.b" is "a"; of "a[1]" it is "a".
+    std::size_t cut = current.find_last_of(".[");
+    if (cut == std::string::npos || cut == 0) {
       return {};
     }
-    current.resize(dot);
+    current.resize(cut);
   }
 }
 
@@ -604,7 +611,58 @@ void ConfigReader::Section(std::string_view key, std::string_view doc,
   frames_.pop_back();
 }
 
+void ConfigReader::List(std::string_view key, std::string_view doc, ConfigList& list) {
+  YAML::Node node;
+  std::string path;
+  if (key.empty()) {
+    // The enclosing section is the list itself.
+    Frame& frame = frames_.back();
+    path = frame.path;
+    if (!frame.readable || !frame.node.IsDefined() || frame.node.IsNull()) {
+      return;
+    }
+    if (!frame.is_list) {
+      Fail(path, fmt::format("expected a list of mappings such as [{{...}}, {{...}}], got {}",
+                             Describe(frame.node)));
+      // Its keys are not "unknown": the whole value has the wrong shape.
+      frame.readable = false;
+      return;
+    }
+    frame.list_read = true;
+    node.reset(frame.node);
+  } else {
+    // `chains:` with nothing after it keeps the defaults, like an empty section.
+    if (!Lookup(key, node, path, /*null_is_error=*/false)) {
+      return;
+    }
+    if (!node.IsSequence()) {
+      Fail(path, fmt::format("expected a list of mappings such as [{{...}}, {{...}}], got {}",
+                             Describe(node)));
+      return;
+    }
+  }
+  const YAML::Node& items = node;
+  list.Resize(0);  // a list from config replaces the defaults; new elements are defaults
+  list.Resize(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    std::string item_path = fmt::format("{}[{}]", path, i);
+    YAML::Node item = items[i];
+    if (!item.IsMap()) {
+      Fail(item_path, fmt::format("expected a mapping of keys, got {}", Describe(item)));
+      continue;
+    }
+    frames_.push_back(MakeFrame(item, item_path));
+    list.VisitElement(i, *this);
+    CheckUnknownKeys(frames_.back());
+    frames_.pop_back();
+  }
+}
+
 void ConfigReader::CheckUnknownKeys(const Frame& frame) {
+  if (frame.readable && frame.is_list && !frame.list_read) {
+    Fail(frame.path, "expected a mapping of keys, got a list");
+    return;
+  }
   if (!frame.readable || !frame.node.IsDefined() || !frame.node.IsMap()) {
     return;
   }
@@ -640,6 +698,37 @@ std::vector<std::string> ConfigReader::Finish() {
 ConfigPrinter::ConfigPrinter(YAML::Emitter& out, bool with_docs)
     : out_(out), with_docs_(with_docs) {}
 
+void ConfigPrinter::Key(std::string_view key) {
+  if (!levels_.empty() && !levels_.back().map_begun) {
+    SG_CHECK(!levels_.back().is_list, "a config section that is a List(\"\") has other keys");
+    out_ << YAML::BeginMap;
+    levels_.back().map_begun = true;
+  }
+  out_ << YAML::Key << std::string(key) << YAML::Value;
+}
+
+void ConfigPrinter::CloseLevel() {
+  Level level = levels_.back();
+  levels_.pop_back();
+  if (level.is_list) {
+    return;
+  }
+  if (!level.map_begun) {
+    out_ << YAML::BeginMap;  // no keys: an empty mapping, `{}`
+  }
+  out_ << YAML::EndMap;
+}
+
+void ConfigPrinter::EmitElements(ConfigList& list) {
+  out_ << YAML::BeginSeq;
+  for (std::size_t i = 0; i < list.Size(); ++i) {
+    levels_.emplace_back();
+    list.VisitElement(i, *this);
+    CloseLevel();
+  }
+  out_ << YAML::EndSeq;
+}
+
 void ConfigPrinter::Doc(const FieldOptions& options) {
   if (!with_docs_ || options.doc.empty()) {
     return;
@@ -652,7 +741,7 @@ void ConfigPrinter::Doc(const FieldOptions& options) {
 }
 
 void ConfigPrinter::Field(std::string_view key, bool& value, const FieldOptions& options) {
-  out_ << YAML::Key << std::string(key) << YAML::Value;
+  Key(key);
   if (options.secret) {
     out_ << std::string(kRedacted);
   } else {
@@ -662,7 +751,7 @@ void ConfigPrinter::Field(std::string_view key, bool& value, const FieldOptions&
 }
 
 void ConfigPrinter::Field(std::string_view key, std::int64_t& value, const FieldOptions& options) {
-  out_ << YAML::Key << std::string(key) << YAML::Value;
+  Key(key);
   if (options.secret) {
     out_ << std::string(kRedacted);
   } else {
@@ -672,7 +761,7 @@ void ConfigPrinter::Field(std::string_view key, std::int64_t& value, const Field
 }
 
 void ConfigPrinter::Field(std::string_view key, double& value, const FieldOptions& options) {
-  out_ << YAML::Key << std::string(key) << YAML::Value;
+  Key(key);
   // fmt prints the shortest text that reads back as the same double; the emitter's own
   // double output uses 17 digits ("0.10000000000000001").
   out_ << (options.secret ? std::string(kRedacted) : fmt::format("{}", value));
@@ -680,14 +769,14 @@ void ConfigPrinter::Field(std::string_view key, double& value, const FieldOption
 }
 
 void ConfigPrinter::Field(std::string_view key, std::string& value, const FieldOptions& options) {
-  out_ << YAML::Key << std::string(key) << YAML::Value;
+  Key(key);
   out_ << (options.secret ? std::string(kRedacted) : value);
   Doc(options);
 }
 
 void ConfigPrinter::Field(std::string_view key, std::vector<std::string>& value,
                           const FieldOptions& options) {
-  out_ << YAML::Key << std::string(key) << YAML::Value;
+  Key(key);
   if (options.secret) {
     out_ << std::string(kRedacted);
   } else {
@@ -701,45 +790,53 @@ void ConfigPrinter::Field(std::string_view key, std::vector<std::string>& value,
 }
 
 void ConfigPrinter::Field(std::string_view key, ByteSize& value, const FieldOptions& options) {
-  out_ << YAML::Key << std::string(key) << YAML::Value;
+  Key(key);
   out_ << (options.secret ? std::string(kRedacted) : FormatByteSize(value));
   Doc(options);
 }
 
 void ConfigPrinter::Field(std::string_view key, ConfigDuration& value,
                           const FieldOptions& options) {
-  out_ << YAML::Key << std::string(key) << YAML::Value;
+  Key(key);
   out_ << (options.secret ? std::string(kRedacted) : FormatConfigDuration(value));
   Doc(options);
 }
 
 void ConfigPrinter::Section(std::string_view key, std::string_view doc,
                             const std::function<void(ConfigVisitor&)>& body) {
-  out_ << YAML::Key << std::string(key) << YAML::Value;
+  Key(key);
   if (with_docs_ && !doc.empty()) {
     out_ << YAML::Comment(std::string(doc));
   }
-  out_ << YAML::BeginMap;
+  levels_.emplace_back();
   body(*this);
-  out_ << YAML::EndMap;
+  CloseLevel();
+}
+
+void ConfigPrinter::List(std::string_view key, std::string_view doc, ConfigList& list) {
+  if (key.empty()) {
+    if (!levels_.empty()) {
+      SG_CHECK(!levels_.back().map_begun, "a config section that is a List(\"\") has other keys");
+      levels_.back().is_list = true;
+    }
+    EmitElements(list);
+    return;
+  }
+  Key(key);
+  if (with_docs_ && !doc.empty()) {
+    out_ << YAML::Comment(std::string(doc));
+  }
+  EmitElements(list);
 }
 
 // ---------------------------------------------------------------------------------------
 // ConfigFlattener
 
-ConfigFlattener::ConfigFlattener(std::string path) {
-  if (!path.empty()) {
-    prefix_.push_back(std::move(path));
-  }
-}
+ConfigFlattener::ConfigFlattener(std::string path) : prefix_(std::move(path)) {}
 
 void ConfigFlattener::Add(std::string_view key, std::string value, const FieldOptions& options) {
-  std::string path;
-  for (const std::string& part : prefix_) {
-    path = JoinPath(path, part);
-  }
   fields_.push_back(
-      FlatField{JoinPath(path, key), std::move(value), options.reloadable, options.secret});
+      FlatField{JoinPath(prefix_, key), std::move(value), options.reloadable, options.secret});
 }
 
 void ConfigFlattener::Field(std::string_view key, bool& value, const FieldOptions& options) {
@@ -775,9 +872,21 @@ void ConfigFlattener::Field(std::string_view key, ConfigDuration& value,
 
 void ConfigFlattener::Section(std::string_view key, std::string_view doc,
                               const std::function<void(ConfigVisitor&)>& body) {
-  prefix_.emplace_back(key);
+  std::string saved = prefix_;
+  prefix_ = JoinPath(prefix_, key);
   body(*this);
-  prefix_.pop_back();
+  prefix_ = std::move(saved);
+}
+
+void ConfigFlattener::List(std::string_view key, std::string_view doc, ConfigList& list) {
+  std::string base = key.empty() ? prefix_ : JoinPath(prefix_, key);
+  fields_.push_back(FlatField{base, fmt::format("[{} items]", list.Size()), false, false});
+  std::string saved = prefix_;
+  for (std::size_t i = 0; i < list.Size(); ++i) {
+    prefix_ = fmt::format("{}[{}]", base, i);
+    list.VisitElement(i, *this);
+  }
+  prefix_ = std::move(saved);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -829,6 +938,29 @@ class FieldCopier final : public ConfigVisitor {
     std::string saved = prefix_;
     prefix_ = JoinPath(prefix_, key);
     body(*this);
+    prefix_ = std::move(saved);
+  }
+  using ConfigVisitor::List;
+  void List(std::string_view key, std::string_view doc, ConfigList& list) override {
+    std::string base = key.empty() ? prefix_ : JoinPath(prefix_, key);
+    // The length is captured as an integer field at the list's own path; restoring it
+    // resizes the target so that the element walks line up.
+    if (!restore_) {
+      captured_->push_back(CapturedField{base, FieldValue(static_cast<std::int64_t>(list.Size())),
+                                         /*reloadable=*/false});
+    } else {
+      std::size_t index = next_++;
+      if (index < captured_->size() && (*captured_)[index].path == base) {
+        if (const auto* size = std::get_if<std::int64_t>(&(*captured_)[index].value)) {
+          list.Resize(static_cast<std::size_t>(*size));
+        }
+      }
+    }
+    std::string saved = prefix_;
+    for (std::size_t i = 0; i < list.Size(); ++i) {
+      prefix_ = fmt::format("{}[{}]", base, i);
+      list.VisitElement(i, *this);
+    }
     prefix_ = std::move(saved);
   }
 

@@ -33,9 +33,10 @@ std::string FormatByteSize(ByteSize size, bool spaced = false);
 std::string FormatConfigDuration(ConfigDuration duration);
 
 /// Reads a YAML mapping into a config struct. Every problem is collected (not only the
-/// first) as "<dotted path>[ (from <origin>)]: <problem>". Keys of the mapping that no
-/// field names are errors listing the known keys. Fields absent from the mapping keep
-/// their defaults.
+/// first) as "<dotted path>[ (from <origin>)]: <problem>"; list elements are named
+/// `chains[1].rpc_urls`. Keys of the mapping that no field names are errors listing the
+/// known keys. Fields absent from the mapping keep their defaults; a list that is present
+/// replaces the default list.
 class ConfigReader final : public ConfigVisitor {
  public:
   /// `section` is the mapping to read (null or undefined: nothing set, all defaults);
@@ -53,6 +54,8 @@ class ConfigReader final : public ConfigVisitor {
   void Field(std::string_view key, ConfigDuration& value, const FieldOptions& options) override;
   void Section(std::string_view key, std::string_view doc,
                const std::function<void(ConfigVisitor&)>& body) override;
+  using ConfigVisitor::List;
+  void List(std::string_view key, std::string_view doc, ConfigList& list) override;
 
   /// Checks the top-level mapping for unknown keys and returns every problem found. Call
   /// once, after the walk.
@@ -60,9 +63,13 @@ class ConfigReader final : public ConfigVisitor {
 
  private:
   struct Frame {
-    YAML::Node node;  // a mapping, or undefined when nothing is set
+    YAML::Node node;  // a mapping, a list (see `is_list`), or undefined when nothing is set
     std::string path;
     bool readable = true;  // false when the node was not a mapping (already reported)
+    // The node is a list: fine when the section is itself a List (`List("")` reads it and
+    // sets `list_read`); otherwise reported as "expected a mapping" when the frame closes.
+    bool is_list = false;
+    bool list_read = false;
     std::vector<std::string> known;
   };
 
@@ -94,7 +101,8 @@ std::vector<std::string> ReadConfig(Config& config, const YAML::Node& section, s
 
 /// Emits the effective values as YAML key/value pairs into an emitter positioned inside a
 /// mapping: every key, secrets as "<redacted>", sizes and durations in their config syntax,
-/// each field's doc as a trailing comment.
+/// each field's doc as a trailing comment. Lists of structs are block lists of mappings; a
+/// Section whose body is `List("")` prints as that list.
 class ConfigPrinter final : public ConfigVisitor {
  public:
   explicit ConfigPrinter(YAML::Emitter& out, bool with_docs = true);
@@ -109,12 +117,25 @@ class ConfigPrinter final : public ConfigVisitor {
   void Field(std::string_view key, ConfigDuration& value, const FieldOptions& options) override;
   void Section(std::string_view key, std::string_view doc,
                const std::function<void(ConfigVisitor&)>& body) override;
+  using ConfigVisitor::List;
+  void List(std::string_view key, std::string_view doc, ConfigList& list) override;
 
  private:
+  // One open Section or list element. Its mapping is begun lazily, at the first key, so
+  // that a section whose body is `List("")` can print as a list instead.
+  struct Level {
+    bool map_begun = false;
+    bool is_list = false;
+  };
+
   void Doc(const FieldOptions& options);
+  void Key(std::string_view key);
+  void EmitElements(ConfigList& list);
+  void CloseLevel();
 
   YAML::Emitter& out_;
   bool with_docs_;
+  std::vector<Level> levels_;
 };
 
 /// One field of a flattened config.
@@ -126,6 +147,9 @@ struct FlatField {
 };
 
 /// Lists every field as {dotted path, printed value, reloadable, secret}, in visit order.
+/// A list of structs adds one entry for itself (path `chains`, value "[N items]", not
+/// reloadable: a changed length needs a restart) followed by its elements' fields
+/// (`chains[0].id`, ...).
 class ConfigFlattener final : public ConfigVisitor {
  public:
   explicit ConfigFlattener(std::string path);
@@ -140,13 +164,15 @@ class ConfigFlattener final : public ConfigVisitor {
   void Field(std::string_view key, ConfigDuration& value, const FieldOptions& options) override;
   void Section(std::string_view key, std::string_view doc,
                const std::function<void(ConfigVisitor&)>& body) override;
+  using ConfigVisitor::List;
+  void List(std::string_view key, std::string_view doc, ConfigList& list) override;
 
   const std::vector<FlatField>& fields() const { return fields_; }
 
  private:
   void Add(std::string_view key, std::string value, const FieldOptions& options);
 
-  std::vector<std::string> prefix_;
+  std::string prefix_;
   std::vector<FlatField> fields_;
 };
 
@@ -159,7 +185,9 @@ std::vector<FlatField> FlattenConfig(Config& config, std::string path) {
 
 /// Copies every non-reloadable field of the config walked by `visit_from` into the one
 /// walked by `visit_to` (both of the same type, so both walks name the same fields in the
-/// same order). Reloadable fields of the target are left alone.
+/// same order). Reloadable fields of the target are left alone. Lists get the running
+/// length first (elements added by the resize hold defaults), then element fields follow
+/// their own flags.
 void CopyNonReloadable(const std::function<void(ConfigVisitor&)>& visit_from,
                        const std::function<void(ConfigVisitor&)>& visit_to);
 

@@ -255,7 +255,10 @@ void ValidateSection(std::string_view section, const Config& config,
                      std::vector<std::string>& problems) {
   Result<> valid = Guarded("Validate", [&config] { return config.Validate(); });
   if (!valid) {
-    problems.push_back(fmt::format("{}.{}", section, valid.error().message));
+    // A section that is a list names its elements "[1].key": "chains[1].key", no dot.
+    const std::string& message = valid.error().message;
+    problems.push_back(fmt::format("{}{}{}", section,
+                                   !message.empty() && message.front() == '[' ? "" : ".", message));
   }
 }
 

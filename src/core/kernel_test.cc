@@ -136,6 +136,44 @@ class FakePlugin final : public Plugin {
   std::shared_ptr<Recorder> recorder_;
 };
 
+// A plugin whose whole section is a list (like `chains:`).
+struct ListItem {
+  std::string name;
+  std::int64_t count = 1;
+  void Visit(ConfigVisitor& v) {
+    v.Field("name", name, {.doc = "item name"});
+    v.Field("count", count, {.doc = "how many", .min = 1, .max = 9});
+  }
+};
+
+struct ListConfig {
+  std::vector<ListItem> items;
+  void Visit(ConfigVisitor& v) { v.List("", "the items", items); }
+  Result<> Validate() const {
+    for (std::size_t i = 1; i < items.size(); ++i) {
+      if (items[i].name == items[0].name) {
+        return MakeError(ErrorCode::kInvalidArgument, "[{}].name: duplicate", i);
+      }
+    }
+    return {};
+  }
+};
+
+class ListPlugin final : public Plugin {
+ public:
+  const PluginInfo& Info() const override {
+    static const PluginInfo info{.name = "items", .version = "1.0.0", .description = "a list"};
+    return info;
+  }
+  std::unique_ptr<PluginConfig> NewConfig() const override {
+    return std::make_unique<TypedPluginConfig<ListConfig>>();
+  }
+  Result<> Init(PluginContext&) override { return {}; }
+  Result<> Start() override { return {}; }
+  void Stop(Deadline) noexcept override {}
+  Health CheckHealth() const override { return {}; }
+};
+
 class KernelTest : public ::testing::Test {
  protected:
   void Add(const std::string& name, Behaviour behaviour = {}) {
@@ -501,6 +539,28 @@ TEST_F(KernelTest, ConfigErrorsNameTheirOrigin) {
   ASSERT_FALSE(configured);
   EXPECT_EQ(configured.error().message,
             "a.workers (from env STREAMGATE_A__WORKERS): expected an integer, got \"many\"");
+}
+
+TEST_F(KernelTest, ASectionThatIsAListIsReadValidatedAndPrinted) {
+  ASSERT_TRUE(registry_.Register([] { return std::make_unique<ListPlugin>(); }));
+  Kernel kernel(registry_);
+
+  auto bad_value = kernel.Configure(Tree("items: [{name: a}, {name: b, count: x}]"));
+  auto duplicate = kernel.Configure(Tree("items: [{name: a}, {name: a}]"));
+  auto not_a_list = kernel.Configure(Tree("items: {name: a}"));
+  ASSERT_TRUE(kernel.Configure(Tree("items: [{name: a, count: 2}, {name: b}]")));
+  YAML::Node printed = YAML::Load(kernel.PrintConfig());
+
+  ASSERT_FALSE(bad_value);
+  EXPECT_EQ(bad_value.error().message, "items[1].count: expected an integer, got \"x\"");
+  ASSERT_FALSE(duplicate);
+  EXPECT_EQ(duplicate.error().message, "items[1].name: duplicate");
+  ASSERT_FALSE(not_a_list);
+  EXPECT_THAT(not_a_list.error().message, HasSubstr("items: expected a list of mappings"));
+  ASSERT_TRUE(printed["items"].IsSequence()) << kernel.PrintConfig();
+  ASSERT_EQ(printed["items"].size(), 2u);
+  EXPECT_EQ(printed["items"][0]["count"].as<int>(), 2);
+  EXPECT_EQ(printed["items"][1]["name"].as<std::string>(), "b");
 }
 
 TEST_F(KernelTest, PrintConfigShowsEveryKeyWithSecretsRedacted) {

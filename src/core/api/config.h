@@ -16,8 +16,15 @@
 ///   sg::Result<> Validate() const { return {}; }   // cross-field checks
 /// };
 /// ```
+///
+/// Lists of structs (`chains: [{id: ..., rpc_urls: [...]}, ...]`) are visited with
+/// `v.List("chains", "doc", chains)` over a `std::vector<T>` of such structs; an empty key
+/// makes the enclosing section itself the list (a plugin whose whole section is a list).
+/// Element paths read `chains[1].rpc_urls`; environment overrides index elements with a
+/// number segment (`STREAMGATE_CHAINS__1__RPC_URLS`, see core/config_loader.h).
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -54,6 +61,20 @@ struct FieldOptions {
   std::vector<std::string_view> choices = {};
 };
 
+class ConfigVisitor;
+
+/// A list of config structs, type-erased so that every visitor can size it and walk its
+/// elements. `VectorConfigList` adapts a `std::vector<T>`; `ConfigVisitor::List` makes one.
+class ConfigList {
+ public:
+  virtual ~ConfigList() = default;
+  virtual std::size_t Size() const = 0;
+  /// Makes the list `size` long, keeping the first elements; new ones hold their defaults.
+  virtual void Resize(std::size_t size) = 0;
+  /// Walks the fields of element `index` (< Size()) with `visitor`.
+  virtual void VisitElement(std::size_t index, ConfigVisitor& visitor) = 0;
+};
+
 /// Walks the fields of a config struct. Implemented by the kernel (reader, printer, differ).
 class ConfigVisitor {
  public:
@@ -69,7 +90,40 @@ class ConfigVisitor {
   /// A nested mapping; `body` visits its fields with the same visitor.
   virtual void Section(std::string_view key, std::string_view doc,
                        const std::function<void(ConfigVisitor&)>& body) = 0;
+  /// A list of mappings, each walked by `list.VisitElement`. A value read from config
+  /// replaces the whole list (elements start from their defaults). An empty `key` means the
+  /// enclosing section (or the plugin's whole section) is itself the list; nothing else
+  /// may then be visited in that section. The number of elements is not reloadable: on
+  /// reload the running list keeps its length (element fields follow their own flags).
+  virtual void List(std::string_view key, std::string_view doc, ConfigList& list) = 0;
+
+  /// `v.List("chains", "doc", chains)` for a `std::vector<T>` where T has
+  /// `void Visit(ConfigVisitor&)`. (Visitors that override List add
+  /// `using ConfigVisitor::List;` to keep this overload visible.)
+  template <class T>
+  void List(std::string_view key, std::string_view doc, std::vector<T>& items);
 };
+
+/// Adapts `std::vector<T>` (T with `void Visit(ConfigVisitor&)`) to ConfigList.
+template <class T>
+class VectorConfigList final : public ConfigList {
+ public:
+  explicit VectorConfigList(std::vector<T>& items) : items_(items) {}
+  std::size_t Size() const override { return items_.size(); }
+  void Resize(std::size_t size) override { items_.resize(size); }
+  void VisitElement(std::size_t index, ConfigVisitor& visitor) override {
+    items_.at(index).Visit(visitor);
+  }
+
+ private:
+  std::vector<T>& items_;
+};
+
+template <class T>
+void ConfigVisitor::List(std::string_view key, std::string_view doc, std::vector<T>& items) {
+  VectorConfigList<T> list(items);
+  List(key, doc, static_cast<ConfigList&>(list));
+}
 
 /// Type-erased config of one plugin, owned by the kernel.
 class PluginConfig {

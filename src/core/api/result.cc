@@ -31,7 +31,7 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept {
 std::string Error::ToString() const { return fmt::format("{}: {}", ErrorCodeName(code), message); }
 
 Error Error::WithContext(std::string_view prefix) const {
-  return Error{code, fmt::format("{}: {}", prefix, message)};
+  return Error{code, fmt::format("{}: {}", prefix, message), details};
 }
 
 void CheckFailed(const char* file, int line, const char* condition, std::string_view why) noexcept {

@@ -32,6 +32,10 @@ std::string_view ErrorCodeName(ErrorCode code) noexcept;
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  /// Optional machine-readable detail as JSON text (empty = none), sent to the client as
+  /// "details" in the error envelope: e.g. which access conditions failed and what would
+  /// satisfy them. Never put secrets here.
+  std::string details;
 
   /// "not_found: content abc does not exist"
   std::string ToString() const;

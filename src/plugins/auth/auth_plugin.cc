@@ -1,24 +1,81 @@
 #include "plugins/auth/auth_plugin.h"
 
+#include <boost/json.hpp>
+
 #include <memory>
 
 #include "core/api/context.h"
+#include "core/api/services/access.h"
+#include "core/api/services/cache.h"
+#include "core/api/services/chain.h"
+#include "core/api/services/event_bus.h"
 #include "core/api/services/http.h"
+#include "core/api/services/metadata_store.h"
 #include "plugins/auth/api_key.h"
 #include "plugins/auth/auth_config.h"
 #include "plugins/auth/auth_plugin_internal.h"
+#include "plugins/auth/evaluator.h"
+#include "plugins/auth/jwt_codec.h"
+#include "plugins/auth/jwt_keys.h"
+#include "plugins/auth/ownership_cache.h"
+#include "plugins/auth/playback_token.h"
+#include "plugins/auth/policy.h"
+#include "plugins/auth/policy_access.h"
+#include "plugins/auth/session_store.h"
+#include "plugins/auth/wallet_sign_in.h"
 
 namespace sg::plugins::auth {
 namespace {
+
+namespace json = boost::json;
+
+constexpr std::string_view kContentUpdated = "streamgate.content.updated";
+constexpr std::size_t kMaxSignInBody = 16 * 1024;
+constexpr std::size_t kMaxPolicyBody = 64 * 1024;
+
+// A JSON object body or a 400 naming what is wrong.
+Result<json::object> ParseObject(std::string_view body) {
+  boost::system::error_code error;
+  json::value value = json::parse(body, error);
+  if (error || !value.is_object()) {
+    return MakeError(ErrorCode::kInvalidArgument, "body must be a JSON object");
+  }
+  return std::move(value.as_object());
+}
+
+Result<std::string> StringField(const json::object& object, std::string_view name) {
+  const json::value* value = object.if_contains(name);
+  if (value == nullptr || !value->is_string() || value->as_string().empty()) {
+    return MakeError(ErrorCode::kInvalidArgument, "{} must be a non-empty string", name);
+  }
+  return std::string(value->as_string());
+}
+
+std::shared_ptr<const RoleRules> MakeRoleRules(const AuthConfig& config,
+                                               std::optional<AccessPolicy> creator_policy) {
+  auto rules = std::make_shared<RoleRules>();
+  for (const auto& admin : config.admins) {
+    rules->admins.push_back(LowerAscii(admin));
+  }
+  rules->creators = config.creators;
+  for (const auto& creator : config.creator_allowlist) {
+    rules->creator_allowlist.push_back(LowerAscii(creator));
+  }
+  rules->creator_policy = std::move(creator_policy);
+  return rules;
+}
 
 class AuthPlugin final : public Plugin {
  public:
   const PluginInfo& Info() const override {
     static const PluginInfo info{
         .name = "auth",
-        .version = "0.1.0",
-        .description = "Authenticator service: the admin API key (Authorization: Bearer)",
-        .dependencies = {},
+        .version = "0.2.0",
+        .description =
+            "Sign-in (admin API key, wallets by SIWE with JWT), NFT access policies "
+            "and playback tokens",
+        // chains is optional (Find): without it wallet sign-in and gated content refuse.
+        .dependencies = {"gateway", "metadata"},
         .enabled_by_default = true,
     };
     return info;
@@ -29,24 +86,306 @@ class AuthPlugin final : public Plugin {
   }
 
   Result<> Init(PluginContext& context) override {
-    const AuthConfig& config = context.Config<AuthConfig>();
-    SG_RETURN_IF_ERROR(config.Validate());
-    auto logger = context.logger();
-    std::string key = config.api_key;
+    config_ = context.Config<AuthConfig>();
+    SG_RETURN_IF_ERROR(config_.Validate());
+    logger_ = context.logger();
+    clock_ = &context.clock();
+    const auto& data_dir = context.server().data_dir;
+
+    std::string key = config_.api_key;
     if (key.empty()) {
-      std::filesystem::path path = config.api_key_file.empty()
-                                       ? context.server().data_dir / "api_key"
-                                       : std::filesystem::path(config.api_key_file);
-      SG_ASSIGN_OR_RETURN(key, LoadOrCreateApiKey(path, *logger));
+      std::filesystem::path path = config_.api_key_file.empty()
+                                       ? data_dir / "api_key"
+                                       : std::filesystem::path(config_.api_key_file);
+      SG_ASSIGN_OR_RETURN(key, LoadOrCreateApiKey(path, *logger_));
     } else {
-      logger->info("admin API key is set in the config (auth.api_key); api_key_file is unused");
+      logger_->info("admin API key is set in the config (auth.api_key); api_key_file is unused");
     }
-    return context.Provide<Authenticator>(std::make_shared<ApiKeyAuthenticator>(key));
+    auto api_key = std::make_shared<ApiKeyAuthenticator>(key);
+
+    chains_ = context.Find<ChainReader>();
+    SG_ASSIGN_OR_RETURN(auto ring,
+                        SigningKeyRing::Open({.directory = data_dir / "auth" / "keys",
+                                              .rotation_period = config_.key_rotation,
+                                              .max_token_lifetime = std::max<Duration>(
+                                                  config_.access_token_ttl, std::chrono::hours(1))},
+                                             *clock_, *logger_));
+    jwt_ = std::make_shared<JwtCodec>(
+        ring,
+        JwtCodecOptions{
+            .issuer = config_.issuer, .audience = config_.audience, .leeway = config_.clock_skew},
+        *clock_);
+    SG_ASSIGN_OR_RETURN(sessions_,
+                        AuthSessionStore::Open({.path = data_dir / "auth.sqlite3",
+                                                .nonce_ttl = config_.nonce_ttl,
+                                                .refresh_ttl = config_.refresh_token_ttl},
+                                               *clock_));
+    SG_ASSIGN_OR_RETURN(auto playback_keys, LoadOrCreatePlaybackKeys(data_dir));
+    auto playback = std::make_shared<const PlaybackTokens>(std::move(playback_keys),
+                                                           config_.playback_token_ttl);
+    ownership_ = std::make_shared<OwnershipCache>(
+        *clock_, OwnershipCacheOptions{
+                     .positive_ttl = config_.ownership_ttl,
+                     .negative_ttl = config_.negative_ttl,
+                     .max_entries = static_cast<std::size_t>(config_.ownership_cache_entries)});
+    decider_ = std::make_shared<PolicyAccessDecider>(chains_, ownership_, playback, *clock_);
+
+    std::optional<AccessPolicy> creator_policy;
+    if (config_.creators == "policy") {
+      auto parsed = ParsePolicy(config_.creator_policy, ChainKnown());
+      if (!parsed) {
+        return MakeError(ErrorCode::kInvalidArgument, "creator_policy: {}", parsed.error().message);
+      }
+      creator_policy = std::move(*parsed);
+    }
+    roles_ = MakeRoleRules(config_, std::move(creator_policy));
+    authenticator_ = std::make_shared<BearerAuthenticator>(api_key, jwt_, roles_);
+    sign_in_ = std::make_unique<WalletSignIn>(
+        SignInRules{.domains = config_.domains, .clock_skew = config_.clock_skew}, chains_,
+        *sessions_, *clock_);
+
+    store_ = context.Find<MetadataStore>();
+    cache_ = context.Find<Cache>();
+    bus_ = context.Find<EventBus>();
+    SG_RETURN_IF_ERROR(context.Provide<Authenticator>(authenticator_));
+    SG_RETURN_IF_ERROR(context.Provide<AccessDecider>(decider_));
+    SG_ASSIGN_OR_RETURN(auto router, context.Require<HttpRouter>());
+    return AddRoutes(*router);
   }
 
-  Result<> Start() override { return {}; }
+  Result<> Start() override {
+    if (auto maintained = jwt_->keys().Maintain(); !maintained) {
+      logger_->warn("signing key maintenance: {}", maintained.error().ToString());
+    }
+    if (!chains_) {
+      logger_->warn("no chains configured: wallet sign-in and token-gated content are refused");
+    }
+    return {};
+  }
   void Stop(Deadline) noexcept override {}
-  Health CheckHealth() const override { return {HealthStatus::kOk, "admin API key loaded"}; }
+  Health CheckHealth() const override { return {HealthStatus::kOk, ""}; }
+
+ private:
+  ChainKnownFn ChainKnown() const {
+    return [chains = chains_](std::string_view chain) {
+      return chains != nullptr && chains->HasChain(chain);
+    };
+  }
+
+  Result<> AddRoutes(HttpRouter& router) {
+    // Sign-in writes SQLite and may ask a chain: blocking, on the handler pool; the write
+    // bucket (logins are mutations an attacker would repeat).
+    RouteOptions read{.rate_class = "read", .blocking = true};
+    RouteOptions write{.rate_class = "write", .blocking = true};
+    write.max_body_bytes = kMaxSignInBody;
+    RouteOptions policy_write = write;
+    policy_write.max_body_bytes = kMaxPolicyBody;
+    SG_RETURN_IF_ERROR(router.AddRoute(
+        "GET", "/api/v1/auth/nonce", [this](const HttpRequest& r) { return Nonce(r); }, write));
+    SG_RETURN_IF_ERROR(router.AddRoute(
+        "POST", "/api/v1/auth/verify", [this](const HttpRequest& r) { return Verify(r); }, write));
+    SG_RETURN_IF_ERROR(router.AddRoute(
+        "POST", "/api/v1/auth/refresh", [this](const HttpRequest& r) { return Refresh(r); },
+        write));
+    SG_RETURN_IF_ERROR(router.AddRoute(
+        "POST", "/api/v1/auth/logout", [this](const HttpRequest& r) { return Logout(r); }, write));
+    SG_RETURN_IF_ERROR(router.AddRoute(
+        "GET", "/api/v1/auth/me", [this](const HttpRequest& r) { return Me(r); }, read));
+    SG_RETURN_IF_ERROR(router.AddRoute(
+        "GET", "/.well-known/jwks.json", [this](const HttpRequest& r) { return Jwks(r); }, read));
+    if (store_) {
+      SG_RETURN_IF_ERROR(router.AddRoute(
+          "GET", "/api/v1/content/{id}/policy",
+          [this](const HttpRequest& r) { return GetPolicy(r); }, read));
+      SG_RETURN_IF_ERROR(router.AddRoute(
+          "PUT", "/api/v1/content/{id}/policy",
+          [this](const HttpRequest& r) { return PutPolicy(r); }, policy_write));
+    }
+    return {};
+  }
+
+  Result<HttpResponse> Nonce(const HttpRequest&) {
+    SG_ASSIGN_OR_RETURN(std::string nonce, sessions_->IssueNonce());
+    json::object body{
+        {"nonce", nonce},
+        {"expires_in", std::chrono::duration_cast<std::chrono::seconds>(config_.nonce_ttl).count()},
+        {"domains", json::value_from(config_.domains)}};
+    auto response = HttpResponse::Json(200, json::serialize(body));
+    response.SetHeader("Cache-Control", "no-store");
+    return response;
+  }
+
+  std::vector<std::string> RolesOf(const WalletIdentity& identity) {
+    std::vector<std::string> roles{"viewer"};
+    const std::string lower = LowerAscii(identity.address);
+    bool creator = roles_->creators == "any";
+    if (roles_->creators == "allowlist") {
+      creator = std::find(roles_->creator_allowlist.begin(), roles_->creator_allowlist.end(),
+                          lower) != roles_->creator_allowlist.end();
+    } else if (roles_->creators == "policy" && roles_->creator_policy) {
+      auto decision = decider_->Evaluate(*roles_->creator_policy, identity.address);
+      creator = decision && decision->granted;
+      if (!decision) {
+        // Fail closed, but say why: the wallet signs in as a viewer.
+        logger_->warn("creator policy for {} could not be decided: {}", identity.address,
+                      decision.error().ToString());
+      }
+    }
+    if (creator) {
+      roles.push_back("creator");
+    }
+    return roles;
+  }
+
+  Result<HttpResponse> TokensResponse(const std::string& subject,
+                                      const std::vector<std::string>& roles,
+                                      const RefreshSession& refresh) {
+    SG_ASSIGN_OR_RETURN(IssuedToken access, jwt_->Issue({.subject = subject,
+                                                         .type = std::string(kAccessTokenType),
+                                                         .lifetime = config_.access_token_ttl,
+                                                         .lists = {{"roles", roles}}}));
+    std::vector<std::string> effective = roles;
+    if (roles_->IsAdmin(WalletAddressOf(subject))) {
+      effective.push_back("admin");
+    }
+    json::object body{
+        {"access_token", access.token},
+        {"token_type", "Bearer"},
+        {"expires_in",
+         std::chrono::duration_cast<std::chrono::seconds>(config_.access_token_ttl).count()},
+        {"refresh_token", refresh.token},
+        {"subject", subject},
+        {"address", std::string(WalletAddressOf(subject))},
+        {"roles", json::value_from(effective)}};
+    auto response = HttpResponse::Json(200, json::serialize(body));
+    response.SetHeader("Cache-Control", "no-store");
+    return response;
+  }
+
+  Result<HttpResponse> Verify(const HttpRequest& request) {
+    SG_ASSIGN_OR_RETURN(auto body, ParseObject(request.body));
+    SG_ASSIGN_OR_RETURN(std::string message, StringField(body, "message"));
+    SG_ASSIGN_OR_RETURN(std::string signature, StringField(body, "signature"));
+    auto identity = sign_in_->Verify(message, signature);
+    if (!identity) {
+      logger_->info("wallet sign-in refused: {}", identity.error().message);
+      return MakeError(identity.error());
+    }
+    const std::string subject = identity->Subject();
+    std::vector<std::string> roles = RolesOf(*identity);
+    SG_ASSIGN_OR_RETURN(RefreshSession refresh, sessions_->IssueRefresh(subject, roles));
+    logger_->info("wallet {} signed in ({})", subject,
+                  identity->contract_wallet ? "contract wallet, EIP-1271" : "EOA");
+    return TokensResponse(subject, roles, refresh);
+  }
+
+  Result<HttpResponse> Refresh(const HttpRequest& request) {
+    SG_ASSIGN_OR_RETURN(auto body, ParseObject(request.body));
+    SG_ASSIGN_OR_RETURN(std::string token, StringField(body, "refresh_token"));
+    SG_ASSIGN_OR_RETURN(RefreshSession next, sessions_->RotateRefresh(token));
+    return TokensResponse(next.subject, next.roles, next);
+  }
+
+  Result<HttpResponse> Logout(const HttpRequest& request) {
+    SG_ASSIGN_OR_RETURN(auto body, ParseObject(request.body));
+    SG_ASSIGN_OR_RETURN(std::string token, StringField(body, "refresh_token"));
+    SG_RETURN_IF_ERROR(sessions_->Revoke(token));
+    HttpResponse response;
+    response.status = 204;
+    return response;
+  }
+
+  Result<HttpResponse> Me(const HttpRequest& request) {
+    const Principal& principal = request.principal;
+    if (principal.anonymous()) {
+      return MakeError(ErrorCode::kUnauthenticated, "not signed in");
+    }
+    json::object body{{"id", principal.id},
+                      {"address", std::string(WalletAddressOf(principal.id))},
+                      {"roles", json::value_from(principal.roles)}};
+    return HttpResponse::Json(200, json::serialize(body));
+  }
+
+  Result<HttpResponse> Jwks(const HttpRequest&) {
+    auto response = HttpResponse::Json(200, jwt_->keys().Jwks());
+    // Verifiers may cache it briefly; a rotation adds a key well before it signs alone.
+    response.SetHeader("Cache-Control", "public, max-age=300");
+    return response;
+  }
+
+  // The content behind {id} as the caller may see it (private content of others is 404).
+  Result<ContentRecord> Visible(const HttpRequest& request) {
+    std::string_view id = request.PathParam("id");
+    if (!IsValidId(id)) {
+      return MakeError(ErrorCode::kInvalidArgument, "invalid content id");
+    }
+    SG_ASSIGN_OR_RETURN(auto record, store_->GetContent(id));
+    const Principal& caller = request.principal;
+    const bool manager =
+        caller.HasRole("admin") || (!caller.anonymous() && caller.id == record.owner);
+    if (record.visibility == "private" && !manager) {
+      return MakeError(ErrorCode::kNotFound, "content {} does not exist", id);
+    }
+    return record;
+  }
+
+  static HttpResponse PolicyResponse(const ContentRecord& record) {
+    std::string policy =
+        record.access_policy.empty() ? std::string(R"({"public":true})") : record.access_policy;
+    json::object body{{"content_id", record.id}, {"policy", json::parse(policy)}};
+    return HttpResponse::Json(200, json::serialize(body));
+  }
+
+  Result<HttpResponse> GetPolicy(const HttpRequest& request) {
+    SG_ASSIGN_OR_RETURN(auto record, Visible(request));
+    return PolicyResponse(record);
+  }
+
+  Result<HttpResponse> PutPolicy(const HttpRequest& request) {
+    const Principal& caller = request.principal;
+    if (caller.anonymous()) {
+      return MakeError(ErrorCode::kUnauthenticated, "sign in to change an access policy");
+    }
+    SG_ASSIGN_OR_RETURN(auto record, Visible(request));
+    if (!caller.HasRole("admin") && caller.id != record.owner) {
+      return MakeError(ErrorCode::kPermissionDenied,
+                       "only the owner or an admin may change the policy of content {}", record.id);
+    }
+    SG_ASSIGN_OR_RETURN(AccessPolicy policy, ParsePolicy(request.body, ChainKnown()));
+    const std::string canonical = ToJson(policy);
+    SG_ASSIGN_OR_RETURN(auto updated,
+                        store_->UpdateContent(record.id, ContentPatch{.access_policy = canonical}));
+    // Playback records and manifests are cached: drop them now (not when the event arrives)
+    // so that the next manifest request is decided by the new policy.
+    if (cache_) {
+      if (auto dropped = cache_->InvalidatePrefix(ContentKeyPrefix(record.id)); !dropped) {
+        logger_->warn("could not drop cached playback of {}: {}", record.id,
+                      dropped.error().ToString());
+      }
+    }
+    if (bus_) {
+      json::object payload{{"content_id", record.id}};
+      (void)bus_->Publish(
+          BusMessage{.subject = std::string(kContentUpdated), .data = json::serialize(payload)});
+    }
+    logger_->info("access policy of {} set by {}", record.id, caller.id);
+    return PolicyResponse(updated);
+  }
+
+  AuthConfig config_;
+  std::shared_ptr<spdlog::logger> logger_;
+  const Clock* clock_ = nullptr;
+  std::shared_ptr<ChainReader> chains_;
+  std::shared_ptr<JwtCodec> jwt_;
+  std::unique_ptr<AuthSessionStore> sessions_;
+  std::shared_ptr<OwnershipCache> ownership_;
+  std::shared_ptr<PolicyAccessDecider> decider_;
+  std::shared_ptr<const RoleRules> roles_;
+  std::shared_ptr<BearerAuthenticator> authenticator_;
+  std::unique_ptr<WalletSignIn> sign_in_;
+  std::shared_ptr<MetadataStore> store_;
+  std::shared_ptr<Cache> cache_;
+  std::shared_ptr<EventBus> bus_;
 };
 
 }  // namespace

@@ -71,6 +71,8 @@ json::object ContentToJson(const ContentRecord& record) {
   out["height"] = record.height;
   out["frame_rate"] = record.frame_rate;
   out["has_poster"] = !record.poster_key.empty();
+  // Whether watching needs a token condition (the policy itself: GET .../policy).
+  out["gated"] = !record.access_policy.empty() && record.access_policy != R"({"public":true})";
   out["created_at"] = FormatRfc3339(record.created_at);
   out["updated_at"] = FormatRfc3339(record.updated_at);
   json::value probe = nullptr;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/api/context.h"
+#include "core/api/services/access.h"
 #include "core/api/services/event_bus.h"
 #include "core/api/services/http.h"
 #include "core/api/services/job_queue.h"
@@ -65,6 +66,7 @@ class ContentPlugin final : public Plugin {
     SG_ASSIGN_OR_RETURN(jobs_, context.Require<JobQueue>());
     SG_ASSIGN_OR_RETURN(auto runner, context.Require<JobRunner>());
     SG_ASSIGN_OR_RETURN(auto router, context.Require<HttpRouter>());
+    access_ = context.Find<AccessDecider>();  // optional: ?playable=true filters with it
     hub_ = std::make_unique<ContentEventHub>(
         ContentEventHub::Limits{
             .max_streams = static_cast<std::size_t>(config.max_event_streams),
@@ -134,9 +136,23 @@ class ContentPlugin final : public Plugin {
       query.visibilities = {"public"};
       query.visible_to_owner = principal.id;  // empty for anonymous viewers
     }
+    bool playable_only = false;
+    if (auto playable = request.Query("playable"); playable && !playable->empty()) {
+      if (*playable != "true" && *playable != "false") {
+        return MakeError(ErrorCode::kInvalidArgument, "playable must be true or false");
+      }
+      playable_only = *playable == "true";
+    }
     SG_ASSIGN_OR_RETURN(auto page, store_->SearchContent(query));
     json::array items;
     for (const auto& item : page.items) {
+      // Only what this caller may watch now: the access decider says so (a chain that
+      // cannot be asked counts as no). A page may hold fewer than `limit` items then; the
+      // cursor still continues after the last one searched.
+      if (playable_only && (item.status == "uploaded" || item.status == "failed" ||
+                            (access_ && !access_->MayPlay(item, principal)))) {
+        continue;
+      }
       items.emplace_back(ContentToJson(item));
     }
     json::object body;
@@ -278,6 +294,7 @@ class ContentPlugin final : public Plugin {
 
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<MetadataStore> store_;
+  std::shared_ptr<AccessDecider> access_;
   std::shared_ptr<ObjectStore> objects_;
   std::shared_ptr<EventBus> bus_;
   std::shared_ptr<JobQueue> jobs_;

@@ -8,8 +8,8 @@ HttpResponse MakeErrorResponse(int status, std::string_view code, std::string_vi
 }
 
 HttpResponse MakeErrorResponse(const Error& error, const HttpRequest& request) {
-  return MakeErrorResponse(HttpStatusFor(error.code), ErrorCodeName(error.code), error.message,
-                           request);
+  return HttpResponse::Error(HttpStatusFor(error.code), ErrorCodeName(error.code), error.message,
+                             error.details, request);
 }
 
 }  // namespace sg::plugins::gateway

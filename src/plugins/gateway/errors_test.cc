@@ -95,5 +95,17 @@ TEST(ErrorEnvelopeTest, HandlerEnvelopeAndGatewayEnvelopeAreIdentical) {
   EXPECT_EQ(ParseEnvelope(from_handler.body).request_id, "r-9");
 }
 
+TEST(ErrorEnvelopeTest, DetailsOfAnErrorTravelAsJsonAndBrokenDetailsAreLeftOut) {
+  Error denied{ErrorCode::kPermissionDenied, "you hold none of the tokens",
+               R"({"failed":[{"chain":"eip155:1","min_balance":"1"}]})"};
+  auto body = boost::json::parse(MakeErrorResponse(denied, RequestWithId("d")).body);
+  EXPECT_EQ(body.at("error").at("details").at("failed").at(0).at("chain").as_string(), "eip155:1");
+
+  Error broken{ErrorCode::kPermissionDenied, "no", "{not json"};
+  auto plain = boost::json::parse(MakeErrorResponse(broken, RequestWithId("d")).body);
+  EXPECT_FALSE(plain.at("error").as_object().contains("details"));
+  EXPECT_EQ(denied.WithContext("content abc").details, denied.details);
+}
+
 }  // namespace
 }  // namespace sg::plugins::gateway

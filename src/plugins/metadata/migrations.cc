@@ -144,7 +144,13 @@ CREATE TABLE content_viewers (
 ) WITHOUT ROWID;
 )sql";
 
-constexpr std::array<std::string_view, 3> kMigrations{kV1, kV2, kV3};
+// Version 4: access policies (issue 6). The policy is JSON text validated by the access
+// plugin before it is stored; '' = none (visibility alone decides).
+constexpr std::string_view kV4 = R"sql(
+ALTER TABLE contents ADD COLUMN access_policy TEXT NOT NULL DEFAULT '';
+)sql";
+
+constexpr std::array<std::string_view, 4> kMigrations{kV1, kV2, kV3, kV4};
 
 }  // namespace
 

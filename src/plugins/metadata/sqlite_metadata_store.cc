@@ -77,9 +77,9 @@ constexpr std::string_view kContentColumns =
     "c.id, c.owner, c.title, c.description, c.category, c.visibility, c.status, "
     "c.status_reason, c.filename, c.content_type, c.object_key, c.size, c.sha256, "
     "c.probe_json, c.duration_seconds, c.width, c.height, c.created_at, c.updated_at, "
-    "c.frame_rate, c.poster_key";
+    "c.frame_rate, c.poster_key, c.access_policy";
 // A search with text selects its score right after the content columns.
-constexpr int kContentColumnCount = 21;
+constexpr int kContentColumnCount = 22;
 
 ContentRecord ReadContentRow(SQLite::Statement& row) {
   ContentRecord c;
@@ -104,6 +104,7 @@ ContentRecord ReadContentRow(SQLite::Statement& row) {
   c.updated_at = FromMs(row.getColumn(18).getInt64());
   c.frame_rate = row.getColumn(19).getDouble();
   c.poster_key = row.getColumn(20).getString();
+  c.access_policy = row.getColumn(21).getString();
   return c;
 }
 
@@ -473,15 +474,17 @@ Result<> SqliteMetadataStore::CreateContent(const ContentRecord& content) {
         db,
         "INSERT INTO contents (id, owner, title, description, category, visibility, status, "
         "status_reason, filename, content_type, object_key, size, sha256, probe_json, "
-        "duration_seconds, width, height, created_at, updated_at, frame_rate, poster_key) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "duration_seconds, width, height, created_at, updated_at, frame_rate, poster_key, "
+        "access_policy) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     BindAll(insert, {content.id,           content.owner,         content.title,
                      content.description,  content.category,      content.visibility,
                      content.status,       content.status_reason, content.filename,
                      content.content_type, content.object_key,    AsInt(content.size),
                      content.sha256,       content.probe_json,    content.duration_seconds,
                      content.width,        content.height,        ToMs(created),
-                     ToMs(updated),        content.frame_rate,    content.poster_key});
+                     ToMs(updated),        content.frame_rate,    content.poster_key,
+                     content.access_policy});
     insert.exec();
     const std::int64_t seq = db.getLastInsertRowid();
     InsertTags(db, content.id, content.tags);
@@ -529,6 +532,7 @@ Result<ContentRecord> SqliteMetadataStore::UpdateContent(std::string_view id,
     set("height", patch.height);
     set("frame_rate", patch.frame_rate);
     set("poster_key", patch.poster_key);
+    set("access_policy", patch.access_policy);
     params.emplace_back(std::string(id));
     SQLite::Statement update(db, fmt::format("UPDATE contents SET {} WHERE id = ?", sets));
     BindAll(update, params);

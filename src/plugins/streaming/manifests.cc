@@ -306,7 +306,7 @@ bool IsComplete(const ManifestInput& input) {
   return usable > 0;
 }
 
-std::string BuildHlsMaster(const ManifestInput& input) {
+std::string BuildHlsMaster(const ManifestInput& input, std::string_view uri_prefix) {
   const Tracks tracks = Classify(input);
   std::string text;
   Out out(text);
@@ -323,7 +323,7 @@ std::string BuildHlsMaster(const ManifestInput& input) {
       fmt::format_to(out, "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n",
                      RoundUp(audio_rates.peak), RoundNearest(audio_rates.average),
                      HlsQuoted(audio.codec));
-      fmt::format_to(out, "{}/playlist.m3u8\n", audio.name);
+      fmt::format_to(out, "{}{}/playlist.m3u8\n", uri_prefix, audio.name);
     }
     return text;
   }
@@ -337,7 +337,7 @@ std::string BuildHlsMaster(const ManifestInput& input) {
     if (audio.channels > 0) {
       fmt::format_to(out, ",CHANNELS=\"{}\"", audio.channels);
     }
-    fmt::format_to(out, ",URI=\"{}/playlist.m3u8\"\n", audio.name);
+    fmt::format_to(out, ",URI=\"{}{}/playlist.m3u8\"\n", uri_prefix, audio.name);
   }
   for (const auto& track : tracks.video) {
     const auto& video = *track.rendition;
@@ -359,7 +359,7 @@ std::string BuildHlsMaster(const ManifestInput& input) {
     if (tracks.audio) {
       text += ",AUDIO=\"audio\"";
     }
-    fmt::format_to(out, "\n{}/playlist.m3u8\n", video.name);
+    fmt::format_to(out, "\n{}{}/playlist.m3u8\n", uri_prefix, video.name);
   }
   return text;
 }
@@ -396,7 +396,7 @@ Result<std::string> BuildHlsMedia(const ManifestInput& input, std::string_view r
   return text;
 }
 
-Result<std::string> BuildDashMpd(const ManifestInput& input) {
+Result<std::string> BuildDashMpd(const ManifestInput& input, std::string_view uri_prefix) {
   if (!IsComplete(input)) {
     return MakeError(ErrorCode::kUnavailable,
                      "content {} is not fully transcoded yet: no static MPD before it is ready",
@@ -435,6 +435,11 @@ Result<std::string> BuildDashMpd(const ManifestInput& input) {
                  "mediaPresentationDuration=\"{}\" minBufferTime=\"{}\">\n",
                  FormatSeconds(static_cast<double>(duration_ms) / 1000.0),
                  FormatSeconds(2 * target_seconds));
+  if (!uri_prefix.empty()) {
+    // Every SegmentTemplate URI resolves against it (ISO/IEC 23009-1 5.6), so one element
+    // puts the playback token in front of all of them.
+    fmt::format_to(out, "  <BaseURL>{}</BaseURL>\n", uri_prefix);
+  }
   text += "  <Period id=\"0\" start=\"PT0S\">\n";
 
   if (!tracks.video.empty()) {

@@ -36,7 +36,9 @@ bool IsComplete(const ManifestInput& input);
 /// The HLS master playlist: one variant per video rendition (BANDWIDTH = peak segment
 /// bitrate, AVERAGE-BANDWIDTH = mean, both including the audio rendition), audio as an
 /// EXT-X-MEDIA group. Without video renditions, the audio rendition is the only variant.
-std::string BuildHlsMaster(const ManifestInput& input);
+/// `uri_prefix` ("t/<token>/" or empty) goes in front of every playlist URI; the media
+/// playlists' URIs are relative to theirs, so they inherit it.
+std::string BuildHlsMaster(const ManifestInput& input, std::string_view uri_prefix = {});
 
 /// The media playlist of `rendition`: VOD with ENDLIST when IsComplete, else EVENT listing
 /// the contiguous prefix of segments from 0 (a later segment past a gap is not final yet).
@@ -45,8 +47,9 @@ Result<std::string> BuildHlsMedia(const ManifestInput& input, std::string_view r
 
 /// A static DASH MPD (SegmentTemplate + SegmentTimeline in milliseconds, one adaptation set
 /// for video, one for audio). kUnavailable while !IsComplete: a static MPD must list every
-/// segment, and DASH players would treat a partial one as the whole video.
-Result<std::string> BuildDashMpd(const ManifestInput& input);
+/// segment, and DASH players would treat a partial one as the whole video. A non-empty
+/// `uri_prefix` becomes the MPD's BaseURL (RFC 3986 relative, resolved against the MPD).
+Result<std::string> BuildDashMpd(const ManifestInput& input, std::string_view uri_prefix = {});
 
 /// DASH frameRate: "25", "30000/1001"; the closest of n/1 and n*1000/1001, else the rate
 /// to a thousandth as a reduced fraction ("25/2"). Empty for a rate <= 0. Exposed for tests.

@@ -196,6 +196,34 @@ TEST(DashMpdTest, ReadyLadderMatchesGoldenAndIsWellFormedXml) {
   }
 }
 
+// Playback tokens ride in the path: every URI of the master gets the prefix; the media
+// playlists are fetched under it, so their relative URIs need none.
+TEST(HlsMasterTest, AUriPrefixGoesInFrontOfEveryPlaylistUriAndNothingElse) {
+  std::string plain = BuildHlsMaster(Ladder());
+  std::string tokened = BuildHlsMaster(Ladder(), "t/abc/");
+  std::string expected = plain;
+  for (std::string name : {"audio", "360p", "720p"}) {
+    std::string uri = name + "/playlist.m3u8";
+    auto at = expected.find(uri);
+    ASSERT_NE(at, std::string::npos) << uri;
+    expected.insert(at, "t/abc/");
+  }
+  EXPECT_EQ(tokened, expected);
+}
+
+TEST(DashMpdTest, AUriPrefixBecomesTheBaseUrlBeforeThePeriod) {
+  auto plain = BuildDashMpd(Ladder());
+  auto tokened = BuildDashMpd(Ladder(), "t/abc/");
+  ASSERT_TRUE(plain && tokened);
+  EXPECT_EQ(plain->find("<BaseURL>"), std::string::npos);
+  auto base = tokened->find("  <BaseURL>t/abc/</BaseURL>\n");
+  ASSERT_NE(base, std::string::npos);
+  EXPECT_LT(base, tokened->find("<Period"));
+  std::string without = *tokened;
+  without.erase(base, std::string("  <BaseURL>t/abc/</BaseURL>\n").size());
+  EXPECT_EQ(without, *plain);
+}
+
 TEST(HlsMediaTest, WhileProcessingItIsAnEventPlaylistOfTheContiguousPrefixOnly) {
   auto input = Processing(Ladder());
   auto& video = Find(input, "360p");

@@ -102,6 +102,11 @@ class StreamingPlugin final : public Plugin {
 
   Result<> Init(PluginContext& context) override {
     config_ = context.Config<StreamingConfig>();
+    // Formatted once: every segment response carries one of the two.
+    segment_cache_public_ =
+        fmt::format("public, max-age={}, immutable", Seconds(config_.segment_max_age));
+    segment_cache_private_ =
+        fmt::format("private, max-age={}, immutable", Seconds(config_.segment_max_age));
     SG_ASSIGN_OR_RETURN(store_, context.Require<MetadataStore>());
     SG_ASSIGN_OR_RETURN(objects_, context.Require<ObjectStore>());
     SG_ASSIGN_OR_RETURN(auto router, context.Require<HttpRouter>());
@@ -133,10 +138,19 @@ class StreamingPlugin final : public Plugin {
     // thread hops of the handler pool, so it runs on the I/O thread (a cache miss reads
     // SQLite there, once per content per cache lifetime). A remote store blocks on the
     // network: then the pool.
-    const bool local_store = objects_->LocalPath("media/probe").has_value();
-    RouteOptions transfer{.rate_class = "transfer", .blocking = !local_store};
+    local_store_ = objects_->LocalPath("media/probe").has_value();
+    RouteOptions transfer{.rate_class = "transfer", .blocking = !local_store_};
     SG_RETURN_IF_ERROR(router->AddRoute(
         "GET", "/api/v1/streaming/{id}/{rendition}/{file}",
+        [this](const HttpRequest& r) { return File(r, r.PathParam("file")); }, transfer));
+    // The same under a playback token (gated and private content): the manifests put
+    // `t/<token>/` in front of their URIs, so every playlist and segment request carries it
+    // and is checked against the token alone, never a chain.
+    SG_RETURN_IF_ERROR(router->AddRoute(
+        "GET", "/api/v1/streaming/{id}/t/{token}/{rendition}/playlist.m3u8",
+        [this](const HttpRequest& r) { return File(r, "playlist.m3u8"); }, read));
+    SG_RETURN_IF_ERROR(router->AddRoute(
+        "GET", "/api/v1/streaming/{id}/t/{token}/{rendition}/{file}",
         [this](const HttpRequest& r) { return File(r, r.PathParam("file")); }, transfer));
     // Blocking: it may write the content's pending counts first.
     SG_RETURN_IF_ERROR(router->AddRoute(
@@ -158,7 +172,7 @@ class StreamingPlugin final : public Plugin {
   // costs a cache hit and a stat instead of two database reads. The cache plugin drops it
   // on every transcoding and content event.
   struct PlaybackRecord {
-    ContentRecord content;                     ///< id, owner, visibility, status only
+    ContentRecord content;  ///< id, owner, visibility, status, access_policy only
     std::map<std::string, std::string> kinds;  ///< rendition -> video | audio
   };
 
@@ -171,6 +185,7 @@ class StreamingPlugin final : public Plugin {
     json::object out{{"owner", content.owner},
                      {"visibility", content.visibility},
                      {"status", content.status},
+                     {"access_policy", content.access_policy},
                      {"kinds", std::move(kinds)}};
     return json::serialize(out);
   }
@@ -183,6 +198,7 @@ class StreamingPlugin final : public Plugin {
       record.content.owner = std::string(value.at("owner").as_string());
       record.content.visibility = std::string(value.at("visibility").as_string());
       record.content.status = std::string(value.at("status").as_string());
+      record.content.access_policy = std::string(value.at("access_policy").as_string());
       for (const auto& [name, kind] : value.at("kinds").as_object()) {
         record.kinds[std::string(name)] = std::string(kind.as_string());
       }
@@ -231,6 +247,54 @@ class StreamingPlugin final : public Plugin {
     SG_ASSIGN_OR_RETURN(auto record, LoadPlayback(id, fresh));
     SG_RETURN_IF_ERROR(access_->MayPlay(record.content, request.principal));
     return record;
+  }
+
+  // A playlist or segment request: with a playback token in the path the token alone
+  // decides (no chain call per segment); without one, content that needs a token is
+  // refused and any other is decided as usual. Private content is checked for visibility
+  // first so that its existence stays hidden from those who may not see it.
+  Result<PlaybackRecord> PlayableFile(const HttpRequest& request, bool fresh = false) {
+    std::string_view id = request.PathParam("id");
+    if (!IsValidId(id)) {
+      return MakeError(ErrorCode::kInvalidArgument, "invalid content id");
+    }
+    if (request.HasPathParam("token")) {
+      SG_RETURN_IF_ERROR(access_->VerifyPlaybackToken(request.PathParam("token"), id));
+      return LoadPlayback(id, fresh);
+    }
+    SG_ASSIGN_OR_RETURN(auto record, LoadPlayback(id, fresh));
+    if (!access_->RequiresPlaybackToken(record.content)) {
+      SG_RETURN_IF_ERROR(access_->MayPlay(record.content, request.principal));
+      return record;
+    }
+    if (record.content.visibility == "private") {
+      SG_RETURN_IF_ERROR(access_->MayPlay(record.content, request.principal));
+    }
+    return MakeError(ErrorCode::kPermissionDenied,
+                     "content {} is played with a playback token: fetch manifest.m3u8 or "
+                     "manifest.mpd first and follow its URIs",
+                     id);
+  }
+
+  // "t/<token>/" for a viewer of content that needs tokens, else "" (public URIs).
+  Result<std::string> TokenPrefix(const ContentRecord& content, const Principal& viewer) {
+    if (!access_->RequiresPlaybackToken(content)) {
+      return std::string();
+    }
+    SG_ASSIGN_OR_RETURN(std::string token, access_->MintPlaybackToken(content, viewer));
+    return "t/" + token + "/";
+  }
+
+  // Cached manifests of token content are built once with this stand-in prefix and get the
+  // viewer's token at serve time. Content ids and rendition names never contain braces.
+  static constexpr std::string_view kTokenMarker = "t/{token}/";
+
+  static std::string WithToken(std::string body, std::string_view prefix) {
+    for (auto at = body.find(kTokenMarker); at != std::string::npos;
+         at = body.find(kTokenMarker, at + prefix.size())) {
+      body.replace(at, kTokenMarker.size(), prefix);
+    }
+    return body;
   }
 
   Result<ManifestInput> LoadMedia(ContentRecord content) {
@@ -298,61 +362,79 @@ class StreamingPlugin final : public Plugin {
   }
 
   HttpResponse CompleteManifest(std::string body, std::string_view type,
-                                const ContentRecord& content) {
+                                const ContentRecord& content, bool tokened) {
     auto response = HttpResponse::Text(200, std::move(body), std::string(type));
-    response.SetHeader(
-        "Cache-Control",
-        fmt::format("{}, max-age={}", content.visibility == "private" ? "private" : "public",
-                    Seconds(config_.manifest_max_age)));
+    // A manifest carrying a viewer's playback token is that viewer's alone and expires
+    // with the token: no cache may keep or share it.
+    response.SetHeader("Cache-Control",
+                       tokened ? std::string("private, no-store")
+                               : fmt::format("{}, max-age={}",
+                                             content.visibility == "private" ? "private" : "public",
+                                             Seconds(config_.manifest_max_age)));
+    return response;
+  }
+
+  // The master playlist and the MPD: access decided, a playback token minted when the
+  // content needs one, the (cached) body served with it.
+  Result<HttpResponse> TopManifest(
+      const HttpRequest& request, std::string_view cache_name, std::string_view type,
+      const std::function<Result<std::string>(const ManifestInput&, std::string_view)>& build,
+      bool needs_complete, std::string_view what) {
+    SG_ASSIGN_OR_RETURN(auto playback, Playable(request));
+    ContentRecord content = std::move(playback.content);
+    SG_ASSIGN_OR_RETURN(std::string prefix, TokenPrefix(content, request.principal));
+    const bool tokened = !prefix.empty();
+    const std::string marker = tokened ? std::string(kTokenMarker) : std::string();
+    const std::string name = fmt::format("{}{}", cache_name, tokened ? ":t" : "");
+    if (auto body = ReadyManifest(
+            content, name, [&](const ManifestInput& input) { return build(input, marker); })) {
+      if (request.method == "GET") {  // HEAD reaches GET routes; it is not a view
+        views_->RecordManifestFetch(content.id, request);
+      }
+      return CompleteManifest(WithToken(std::move(*body), prefix), type, content, tokened);
+    }
+    SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
+    if (needs_complete) {
+      // A static MPD needs every segment; while transcoding, HLS (an EVENT playlist) plays.
+      if (!IsComplete(input)) {
+        return NotYet(input, request, what);
+      }
+    } else {
+      bool any_segment = false;
+      for (const auto& media : input.renditions) {
+        any_segment = any_segment || !media.segments.empty();
+      }
+      if (!any_segment) {
+        return NotYet(input, request, what);
+      }
+    }
+    SG_ASSIGN_OR_RETURN(std::string body, build(input, prefix));
+    if (request.method == "GET") {
+      views_->RecordManifestFetch(input.content.id, request);
+    }
+    auto response = Manifest(std::move(body), type, input);
+    if (tokened) {
+      response.SetHeader("Cache-Control", "private, no-store");
+    }
     return response;
   }
 
   Result<HttpResponse> Master(const HttpRequest& request) {
-    SG_ASSIGN_OR_RETURN(auto playback, Playable(request));
-    ContentRecord content = std::move(playback.content);
-    if (auto body = ReadyManifest(content, "hls:master",
-                                  [](const ManifestInput& input) -> Result<std::string> {
-                                    return BuildHlsMaster(input);
-                                  })) {
-      if (request.method == "GET") {
-        views_->RecordManifestFetch(content.id, request);
-      }
-      return CompleteManifest(std::move(*body), kHlsType, content);
-    }
-    SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
-    bool any_segment = false;
-    for (const auto& media : input.renditions) {
-      any_segment = any_segment || !media.segments.empty();
-    }
-    if (!any_segment) {
-      return NotYet(input, request, "playable renditions");
-    }
-    if (request.method == "GET") {  // HEAD reaches GET routes; it is not a view
-      views_->RecordManifestFetch(input.content.id, request);
-    }
-    return Manifest(BuildHlsMaster(input), kHlsType, input);
+    return TopManifest(
+        request, "hls:master", kHlsType,
+        [](const ManifestInput& input, std::string_view prefix) -> Result<std::string> {
+          return BuildHlsMaster(input, prefix);
+        },
+        /*needs_complete=*/false, "playable renditions");
   }
 
   Result<HttpResponse> Mpd(const HttpRequest& request) {
-    SG_ASSIGN_OR_RETURN(auto playback, Playable(request));
-    ContentRecord content = std::move(playback.content);
-    if (auto body = ReadyManifest(content, "dash",
-                                  [](const ManifestInput& input) { return BuildDashMpd(input); })) {
-      if (request.method == "GET") {
-        views_->RecordManifestFetch(content.id, request);
-      }
-      return CompleteManifest(std::move(*body), kDashType, content);
-    }
-    SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
-    // A static MPD needs every segment; while transcoding, HLS (an EVENT playlist) plays.
-    if (!IsComplete(input)) {
-      return NotYet(input, request, "complete DASH presentation");
-    }
-    SG_ASSIGN_OR_RETURN(auto mpd, BuildDashMpd(input));
-    if (request.method == "GET") {
-      views_->RecordManifestFetch(input.content.id, request);
-    }
-    return Manifest(std::move(mpd), kDashType, input);
+    return TopManifest(
+        request, "dash", kDashType,
+        [](const ManifestInput& input, std::string_view prefix) {
+          return BuildDashMpd(input, prefix);
+        },
+        /*needs_complete=*/true, "complete DASH presentation");
   }
 
   // Views, unique viewers and bytes served, for whoever may play the content (view counts
@@ -367,14 +449,20 @@ class StreamingPlugin final : public Plugin {
     if (!IsRenditionName(rendition)) {
       return MakeError(ErrorCode::kInvalidArgument, "invalid rendition name");
     }
-    SG_ASSIGN_OR_RETURN(auto playback, Playable(request));
+    SG_ASSIGN_OR_RETURN(auto playback, PlayableFile(request));
     ContentRecord& content = playback.content;
     if (file == "playlist.m3u8") {
       if (auto body = ReadyManifest(content, fmt::format("hls:{}", rendition),
                                     [rendition](const ManifestInput& input) {
                                       return BuildHlsMedia(input, rendition);
                                     })) {
-        return CompleteManifest(std::move(*body), kHlsType, content);
+        // Its URIs are relative, so the body is the same with or without a token.
+        auto response = CompleteManifest(std::move(*body), kHlsType, content, false);
+        if (request.HasPathParam("token")) {
+          response.SetHeader("Cache-Control",
+                             fmt::format("private, max-age={}", Seconds(config_.manifest_max_age)));
+        }
+        return response;
       }
       SG_ASSIGN_OR_RETURN(auto input, LoadMedia(std::move(content)));
       SG_ASSIGN_OR_RETURN(auto playlist, BuildHlsMedia(input, rendition));
@@ -391,7 +479,7 @@ class StreamingPlugin final : public Plugin {
     auto kind = playback.kinds.find(std::string(rendition));
     if (kind == playback.kinds.end()) {
       // A rendition recorded after the cached record was made: read it again once.
-      SG_ASSIGN_OR_RETURN(playback, Playable(request, /*fresh=*/true));
+      SG_ASSIGN_OR_RETURN(playback, PlayableFile(request, /*fresh=*/true));
       kind = playback.kinds.find(std::string(rendition));
       if (kind == playback.kinds.end()) {
         return MakeError(ErrorCode::kNotFound, "content {} has no rendition {}",
@@ -400,13 +488,28 @@ class StreamingPlugin final : public Plugin {
     }
     return Segment(request, playback.content.id, key,
                    kind->second == "audio" ? "audio/mp4" : "video/mp4",
-                   playback.content.visibility == "private");
+                   playback.content.visibility == "private" || request.HasPathParam("token"));
   }
 
   Result<HttpResponse> Segment(const HttpRequest& request, std::string_view content_id,
                                const std::string& key, std::string_view type,
                                bool private_content) {
-    auto info = objects_->Stat(key);
+    // A local store opens the file once and answers from its fstat (an open costs what a
+    // stat does); a remote store is asked for the info first, so that a 304 or a 416 never
+    // starts a download.
+    std::unique_ptr<ObjectReader> whole;
+    Result<ObjectInfo> info = MakeError(ErrorCode::kInternal, "not looked up");
+    if (local_store_ && config_.accel_redirect_prefix.empty()) {
+      auto opened = objects_->Get(key);
+      if (opened) {
+        whole = std::move(*opened);
+        info = whole->info();
+      } else {
+        info = MakeError(opened.error());
+      }
+    } else {
+      info = objects_->Stat(key);
+    }
     if (!info) {
       if (info.error().code == ErrorCode::kNotFound) {
         return MakeError(ErrorCode::kNotFound, "{} is not available (yet)",
@@ -419,9 +522,8 @@ class StreamingPlugin final : public Plugin {
     response.SetHeader("ETag", etag);
     response.SetHeader("Last-Modified", FormatHttpDate(info->modified));
     response.SetHeader("Accept-Ranges", "bytes");
-    response.SetHeader("Cache-Control", fmt::format("{}, max-age={}, immutable",
-                                                    private_content ? "private" : "public",
-                                                    Seconds(config_.segment_max_age)));
+    response.SetHeader("Cache-Control",
+                       private_content ? segment_cache_private_ : segment_cache_public_);
     if (NotModified(request.Header("If-None-Match"), request.Header("If-Modified-Since"), etag,
                     info->modified)) {
       response.status = 304;
@@ -455,7 +557,11 @@ class StreamingPlugin final : public Plugin {
       response.status = 206;
       response.SetHeader("Content-Range", ContentRangeHeader(range, info->size));
     }
-    SG_ASSIGN_OR_RETURN(response.object, objects_->Get(key, wanted));
+    if (whole && range.kind != RangeKind::kPartial) {
+      response.object = std::move(whole);
+    } else {
+      SG_ASSIGN_OR_RETURN(response.object, objects_->Get(key, wanted));
+    }
     if (request.method == "GET") {
       views_->RecordBytes(content_id, response.object->length());
     }
@@ -468,6 +574,9 @@ class StreamingPlugin final : public Plugin {
   std::shared_ptr<AccessDecider> access_;
   std::shared_ptr<Cache> cache_;
   std::unique_ptr<ViewCounter> views_;
+  bool local_store_ = false;
+  std::string segment_cache_public_;
+  std::string segment_cache_private_;
   static constexpr std::size_t kMaxDecoded = 10'000;
   std::mutex decoded_mutex_;
   std::map<std::string, std::pair<std::string, PlaybackRecord>> decoded_;

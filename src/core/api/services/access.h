@@ -21,6 +21,28 @@ class AccessDecider {
   /// kPermissionDenied when it would not, kUnavailable when the answer cannot be known now
   /// (a chain that cannot be asked): access is never granted by default.
   virtual Result<> MayPlay(const ContentRecord& content, const Principal& viewer) = 0;
+
+  /// Whether requests for this content's playlists and segments must carry a playback
+  /// token (`/api/v1/streaming/{id}/t/{token}/...`): gated or private content. Public
+  /// content without a policy needs none, so its URLs stay the same for every viewer (and
+  /// cacheable by anyone). The embedded decider never asks for tokens.
+  virtual bool RequiresPlaybackToken(const ContentRecord& content) const { return false; }
+
+  /// After MayPlay granted: a short-lived token bound to `content` and `viewer`, which the
+  /// manifests put in the path of every URI so that segment requests are checked without
+  /// asking a chain. Only called when RequiresPlaybackToken.
+  virtual Result<std::string> MintPlaybackToken(const ContentRecord& content,
+                                                const Principal& viewer) {
+    return MakeError(ErrorCode::kInternal, "this access decider issues no playback tokens");
+  }
+
+  /// The viewer a token was minted for, when it is intact, unexpired and for `content_id`:
+  /// kPermissionDenied for a tampered token or one for another content, kUnauthenticated
+  /// for an expired one (the player should fetch the manifest again).
+  virtual Result<std::string> VerifyPlaybackToken(std::string_view token,
+                                                  std::string_view content_id) {
+    return MakeError(ErrorCode::kPermissionDenied, "playback tokens are not in use here");
+  }
 };
 
 }  // namespace sg

@@ -1,6 +1,7 @@
 #include "core/api/services/http.h"
 
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -56,6 +57,15 @@ std::string_view HttpRequest::PathParam(std::string_view name) const {
   }
   SG_CHECK(false, fmt::format("route has no path parameter named {}", name));
   return {};  // unreachable: SG_CHECK aborts
+}
+
+bool HttpRequest::HasPathParam(std::string_view name) const noexcept {
+  for (const auto& [key, value] : path_params) {
+    if (key == name) {
+      return true;
+    }
+  }
+  return false;
 }
 
 HttpResponse& HttpResponse::SetHeader(std::string name, std::string value) {
@@ -203,12 +213,24 @@ HttpResponse HttpResponse::Json(int status, std::string body) {
 
 HttpResponse HttpResponse::Error(int status, std::string_view code, std::string_view message,
                                  const HttpRequest& request) {
+  return Error(status, code, message, {}, request);
+}
+
+HttpResponse HttpResponse::Error(int status, std::string_view code, std::string_view message,
+                                 std::string_view details_json, const HttpRequest& request) {
   // The one place the envelope is built: the gateway's own errors come through here too,
   // so handlers and the HTTP layer can never disagree on its shape.
   boost::json::object error;
   error["code"] = code;
   error["message"] = message;
   error["request_id"] = request.context.request_id;
+  if (!details_json.empty()) {
+    boost::system::error_code parse_error;
+    auto details = boost::json::parse(details_json, parse_error);
+    if (!parse_error) {
+      error["details"] = std::move(details);
+    }
+  }
   boost::json::object envelope;
   envelope["error"] = std::move(error);
   return Json(status, boost::json::serialize(envelope));

@@ -79,6 +79,8 @@ struct HttpRequest {
   std::optional<std::string_view> Query(std::string_view name) const noexcept;
   /// The value of a `{name}` path segment; SG_CHECKs that the route declared it.
   std::string_view PathParam(std::string_view name) const;
+  /// Whether the matched route declared `{name}` (one handler serving two routes).
+  bool HasPathParam(std::string_view name) const noexcept;
 };
 
 /// The page size of a listing from the `limit` query value: absent → `default_limit`; else
@@ -162,6 +164,10 @@ struct HttpResponse {
   /// (413, 415, 422, tus 460): {"error":{"code","message","request_id"}}.
   static HttpResponse Error(int status, std::string_view code, std::string_view message,
                             const HttpRequest& request);
+  /// The same envelope with "details" parsed from `details_json` (see sg::Error::details);
+  /// detail that is not valid JSON is left out.
+  static HttpResponse Error(int status, std::string_view code, std::string_view message,
+                            std::string_view details_json, const HttpRequest& request);
 };
 
 /// Returns the response, or an Error that the gateway turns into the JSON error envelope

@@ -37,6 +37,9 @@ struct ContentRecord {
   std::int64_t height = 0;
   double frame_rate = 0;   ///< of the source, frames per second (0 = unknown / no video)
   std::string poster_key;  ///< JPEG in the ObjectStore; empty until transcoded
+  /// Who may watch beyond visibility: the access plugin's policy as canonical JSON text
+  /// (`{"public":true}` or an any/all tree of token conditions); empty = none.
+  std::string access_policy;
   WallTime created_at{};
   WallTime updated_at{};
 };
@@ -56,6 +59,7 @@ struct ContentPatch {
   std::optional<std::int64_t> height;
   std::optional<double> frame_rate;
   std::optional<std::string> poster_key;
+  std::optional<std::string> access_policy;
 };
 
 struct ContentQuery {
