@@ -45,7 +45,6 @@ class Fd {
   int fd_;
 };
 
-
 std::array<std::uint8_t, kMacBytes> Mac(const PlaybackKey& key, std::string_view data) {
   std::array<std::uint8_t, kMacBytes> mac{};
   unsigned int length = 0;
@@ -344,6 +343,5 @@ Result<PlaybackClaims> PlaybackTokens::Verify(std::string_view token, std::strin
                         .expires_at = WallTime(std::chrono::duration_cast<WallTime::duration>(
                             std::chrono::seconds(static_cast<std::int64_t>(expires))))};
 }
-
 
 }  // namespace sg::plugins::auth

@@ -107,5 +107,4 @@ class PlaybackTokens {
   Duration ttl_;
 };
 
-
 }  // namespace sg::plugins::auth

@@ -120,8 +120,7 @@ bool PolicyAccessDecider::RequiresPlaybackToken(const ContentRecord& content) co
 
 Result<std::string> PolicyAccessDecider::MintPlaybackToken(const ContentRecord& content,
                                                            const Principal& viewer) {
-  return tokens_->Mint(content.id, viewer.anonymous() ? "anonymous" : viewer.id,
-                       clock_.WallNow());
+  return tokens_->Mint(content.id, viewer.anonymous() ? "anonymous" : viewer.id, clock_.WallNow());
 }
 
 Result<std::string> PolicyAccessDecider::VerifyPlaybackToken(std::string_view token,
@@ -147,8 +146,8 @@ Result<Principal> BearerAuthenticator::Authenticate(const HttpRequest& request) 
   }
   std::string_view value = *header;
   constexpr std::string_view kBearer = "Bearer ";
-  const bool bearer = value.size() > kBearer.size() &&
-                      LowerAscii(value.substr(0, kBearer.size())) == "bearer ";
+  const bool bearer =
+      value.size() > kBearer.size() && LowerAscii(value.substr(0, kBearer.size())) == "bearer ";
   std::string_view credential = bearer ? value.substr(kBearer.size()) : std::string_view();
   if (std::count(credential.begin(), credential.end(), '.') != 2) {
     return api_key_->Authenticate(request);

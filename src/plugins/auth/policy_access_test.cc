@@ -26,12 +26,12 @@ class PolicyAccessDeciderTest : public ::testing::Test {
  protected:
   void SetUp() override {
     chains_ = std::make_shared<FakeChainReader>();
-    chains_->SetBalance("eip155:1", TokenStandard::kErc721, std::string(kNft),
-                        std::string(kHolder), Uint256::FromU64(1));
+    chains_->SetBalance("eip155:1", TokenStandard::kErc721, std::string(kNft), std::string(kHolder),
+                        Uint256::FromU64(1));
     PlaybackKey::Bytes bytes{};
     bytes.fill(7);
-    tokens_ = std::make_shared<const PlaybackTokens>(
-        PlaybackKeys{PlaybackKey(bytes), std::nullopt}, 10min);
+    tokens_ = std::make_shared<const PlaybackTokens>(PlaybackKeys{PlaybackKey(bytes), std::nullopt},
+                                                     10min);
     decider_ = std::make_unique<PolicyAccessDecider>(
         chains_, std::make_shared<OwnershipCache>(clock_), tokens_, clock_);
     gated_.id = "abcdefghij0123456789";
@@ -77,8 +77,7 @@ TEST_F(PolicyAccessDeciderTest, AChainThatCannotBeAskedIs503NeverAccess) {
   auto result = decider_->MayPlay(gated_, {.id = Wallet(kHolder), .roles = {"viewer"}});
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kUnavailable);
-  PolicyAccessDecider no_chains(nullptr, std::make_shared<OwnershipCache>(clock_), tokens_,
-                                clock_);
+  PolicyAccessDecider no_chains(nullptr, std::make_shared<OwnershipCache>(clock_), tokens_, clock_);
   EXPECT_EQ(no_chains.MayPlay(gated_, {.id = Wallet(kHolder)}).error().code,
             ErrorCode::kUnavailable);
 }
@@ -115,7 +114,8 @@ TEST_F(PolicyAccessDeciderTest, APlaybackTokenNamesItsViewerForItsContentOnly) {
 class BearerAuthenticatorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    logger_ = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
+    logger_ =
+        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>());
     auto ring = SigningKeyRing::Open({.directory = dir_.path() / "keys"}, clock_, *logger_);
     ASSERT_TRUE(ring) << ring.error().ToString();
     codec_ = std::make_shared<JwtCodec>(*ring, JwtCodecOptions{.issuer = "sg", .audience = "sg"},

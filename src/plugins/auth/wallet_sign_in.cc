@@ -41,8 +41,7 @@ WalletSignIn::WalletSignIn(SignInRules rules, std::shared_ptr<ChainReader> chain
                            AuthSessionStore& sessions, const Clock& clock)
     : rules_(std::move(rules)), chains_(std::move(chains)), sessions_(sessions), clock_(clock) {}
 
-Result<WalletIdentity> WalletSignIn::Verify(std::string_view message,
-                                            std::string_view signature) {
+Result<WalletIdentity> WalletSignIn::Verify(std::string_view message, std::string_view signature) {
   SG_ASSIGN_OR_RETURN(eth::SiweMessage siwe, eth::SiweMessage::Parse(message));
 
   // The site the wallet signed for must be this one: a message signed on another site
@@ -51,8 +50,7 @@ Result<WalletIdentity> WalletSignIn::Verify(std::string_view message,
                                         [&](const auto& d) { return SameText(d, siwe.domain); });
   if (!known_domain) {
     return MakeError(ErrorCode::kUnauthenticated,
-                     "sign-in message is for domain {}, not one this server accepts",
-                     siwe.domain);
+                     "sign-in message is for domain {}, not one this server accepts", siwe.domain);
   }
   auto uri = boost::urls::parse_uri(siwe.uri);
   if (!uri || (uri->scheme() != "https" && uri->scheme() != "http") ||

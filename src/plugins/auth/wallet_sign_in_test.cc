@@ -17,7 +17,8 @@ using testing::FakeChainReader;
 namespace et = sg::eth::testing;
 
 // The well-known first development key (hardhat/anvil): a real secp256k1 key pair.
-constexpr std::string_view kKey = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+constexpr std::string_view kKey =
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
 constexpr std::string_view kOtherKey =
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d";
 
