@@ -24,9 +24,10 @@ class AccessIntegrationTest : public MediaIntegrationTest {
     ASSERT_TRUE(evm_.ok()) << evm_.error();
   }
 
-  void StartGatedServer() {
-    std::string yaml = fmt("auth:\n  domains: [\"", kDomain,
-                           "\"]\n  ownership_ttl: 2s\n  negative_ttl: 1s\nchains:\n");
+  void StartGatedServer(const std::string& more_auth = "") {
+    std::string yaml =
+        fmt("auth:\n  domains: [\"", kDomain, "\"]\n  ownership_ttl: 2s\n  negative_ttl: 1s\n",
+            more_auth, "chains:\n");
     for (const auto& chain : evm_.chains()) {
       yaml += fmt("  - id: \"", chain.id, "\"\n    rpc_urls: [\"", chain.rpc_url,
                   "\"]\n    timeout: 2s\n    retries: 0\n    breaker_open_for: 1s\n");
@@ -146,8 +147,8 @@ TEST_F(AccessIntegrationTest, WalletsSignInAndEveryBadMessageIsRefused) {
   auto forged = Fields(1);
   forged.signer = 3;
   EXPECT_EQ(Verify(forged)->status, 401);
-  auto malformed = Send("POST", "/api/v1/auth/verify", "",
-                        R"({"message":"hello","signature":"0x00"})");
+  auto malformed =
+      Send("POST", "/api/v1/auth/verify", "", R"({"message":"hello","signature":"0x00"})");
   ASSERT_TRUE(malformed);
   EXPECT_EQ(malformed->status, 400) << malformed->body;
   EXPECT_NE(malformed->body.find("\"message\""), std::string::npos);
@@ -187,16 +188,16 @@ TEST_F(AccessIntegrationTest, HoldersWatchGatedContentThroughPlaybackTokensAndOt
   StartGatedServer();
   auto id = Upload(MakeClip("clip.mp4", "426x240", 4));
   ASSERT_EQ(Status(WaitSettled(id)), "ready");
-  std::string holder = SignIn(1);     // holds ERC-721 ids 1 and 2 on chain A
-  std::string stranger = SignIn(3);   // holds nothing anywhere
+  std::string holder = SignIn(1);    // holds ERC-721 ids 1 and 2 on chain A
+  std::string stranger = SignIn(3);  // holds nothing anywhere
   ASSERT_FALSE(holder.empty());
 
   // Only the owner (here the admin who uploaded) or an admin may set the policy.
   auto refused = PutPolicy(id, Erc721Policy(kChainA), stranger);
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 403) << refused->body;
-  auto bad = PutPolicy(id, R"({"any":[{"chain":"eip155:1337","standard":"erc721"}]})",
-                       server_->ApiKey());
+  auto bad =
+      PutPolicy(id, R"({"any":[{"chain":"eip155:1337","standard":"erc721"}]})", server_->ApiKey());
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("contract"), std::string::npos) << bad->body;
@@ -226,10 +227,9 @@ TEST_F(AccessIntegrationTest, HoldersWatchGatedContentThroughPlaybackTokensAndOt
   EXPECT_EQ(segment->status, 200);
   EXPECT_GT(segment->body.size(), 1000u);
   // A real player: ffprobe with the holder's header reads the whole presentation.
-  auto [code, output] = RunShell(
-      "ffprobe -v error -headers 'Authorization: Bearer " + holder +
-      "' -show_entries format=duration -of default=nw=1:nk=1 '" + server_->base_url() +
-      master_path + "'");
+  auto [code, output] = RunShell("ffprobe -v error -headers 'Authorization: Bearer " + holder +
+                                 "' -show_entries format=duration -of default=nw=1:nk=1 '" +
+                                 server_->base_url() + master_path + "'");
   ASSERT_EQ(code, 0) << output;
   EXPECT_NEAR(std::stod(output), 4, 0.5);
   auto mpd = Send("GET", base + "manifest.mpd", holder);
@@ -244,8 +244,7 @@ TEST_F(AccessIntegrationTest, HoldersWatchGatedContentThroughPlaybackTokensAndOt
   auto other = Upload(MakeClip("other.mp4", "426x240", 2));
   ASSERT_EQ(Status(WaitSettled(other)), "ready");
   ASSERT_EQ(PutPolicy(other, Erc721Policy(kChainA), server_->ApiKey())->status, 200);
-  EXPECT_EQ(Send("GET", "/api/v1/streaming/" + other + "/" + prefix + "240p/segment_0.m4s")
-                ->status,
+  EXPECT_EQ(Send("GET", "/api/v1/streaming/" + other + "/" + prefix + "240p/segment_0.m4s")->status,
             403);
 
   // The stranger is told which condition failed and what would satisfy it.
@@ -315,6 +314,30 @@ TEST_F(AccessIntegrationTest, AChainThatCannotBeAskedMeans503NeverAccess) {
     status = Send("GET", "/api/v1/streaming/" + id + "/manifest.m3u8", holder)->status;
   }
   EXPECT_EQ(status, 200);
+}
+
+TEST_F(AccessIntegrationTest, RolesComeFromTheConfigCreatorsMayUploadOthersMayNot) {
+  StartGatedServer(fmt("  admins: [\"", evm_.wallet(2).address, "\"]\n  creators: allowlist\n",
+                       "  creator_allowlist: [\"", evm_.wallet(1).address, "\"]\n"));
+  auto roles_of = [&](const std::string& token) {
+    auto me = Send("GET", "/api/v1/auth/me", token);
+    EXPECT_TRUE(me && me->status == 200);
+    return me ? me->body : "";
+  };
+  std::string creator = SignIn(1);
+  std::string admin = SignIn(2);
+  std::string viewer = SignIn(3);
+  EXPECT_NE(roles_of(creator).find("\"creator\""), std::string::npos) << roles_of(creator);
+  EXPECT_EQ(roles_of(viewer).find("\"creator\""), std::string::npos) << roles_of(viewer);
+  EXPECT_NE(roles_of(admin).find("\"admin\""), std::string::npos) << roles_of(admin);
+  const std::string init = R"({"filename":"a.mp4","size":1000,"chunk_size":1048576})";
+  auto refused = Send("POST", "/api/v1/upload/init", viewer, init);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403) << refused->body;
+  auto accepted = Send("POST", "/api/v1/upload/init", creator, init);
+  ASSERT_TRUE(accepted);
+  EXPECT_NE(accepted->status, 403) << accepted->body;
+  EXPECT_NE(accepted->status, 401) << accepted->body;
 }
 
 }  // namespace

@@ -136,5 +136,38 @@ TEST(CliTest, ConfigPrintShowsEffectiveValuesFromFileAndEnvironment) {
   EXPECT_NE(result.out.find("health_interval: 10s"), std::string::npos) << result.out;
 }
 
+// Wallet and chain keys as users write them (issue 6): a list of chains in YAML or from the
+// environment, checked by `config validate`, naming the element and key that is wrong.
+TEST(CliTest, ConfigValidateChecksTheChainsListAndAuthKeys) {
+  TempFile good(
+      "auth:\n  domains: [\"streamgate.example\"]\n  creators: allowlist\n"
+      "  creator_allowlist: [\"0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266\"]\n"
+      "chains:\n  - id: \"eip155:1\"\n    rpc_urls: [\"https://a.example\", "
+      "\"https://b.example\"]\n"
+      "    block_tag: safe\n");
+  auto ok = RunStreamgate({"config", "validate", good.path.string()});
+  EXPECT_EQ(ok.code, 0) << ok.err;
+
+  TempFile bad_url(
+      "chains:\n  - id: \"eip155:1\"\n    rpc_urls: [\"https://a.example\"]\n"
+      "  - id: \"eip155:137\"\n    rpc_urls: [\"ftp://b.example\"]\n");
+  auto rejected = RunStreamgate({"config", "validate", bad_url.path.string()});
+  EXPECT_EQ(rejected.code, 2);
+  EXPECT_NE(rejected.err.find("chains[1].rpc_urls"), std::string::npos) << rejected.err;
+
+  TempFile bad_creators("auth:\n  creators: everyone\n");
+  auto wrong = RunStreamgate({"config", "validate", bad_creators.path.string()});
+  EXPECT_EQ(wrong.code, 2);
+  EXPECT_NE(wrong.err.find("creators"), std::string::npos) << wrong.err;
+
+  // The environment appends a chain and sets its URLs; the URLs are secrets in print.
+  auto printed = RunStreamgate({"config", "print", "--config", good.path.string()},
+                               {{"STREAMGATE_CHAINS__1__ID", "eip155:137"},
+                                {"STREAMGATE_CHAINS__1__RPC_URLS", "[\"https://c.example/key\"]"}});
+  ASSERT_EQ(printed.code, 0) << printed.err;
+  EXPECT_NE(printed.out.find("eip155:137"), std::string::npos) << printed.out;
+  EXPECT_EQ(printed.out.find("c.example/key"), std::string::npos) << "RPC URLs carry API keys";
+}
+
 }  // namespace
 }  // namespace sg::testing

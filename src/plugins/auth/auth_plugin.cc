@@ -329,11 +329,10 @@ class AuthPlugin final : public Plugin {
     return record;
   }
 
+  // The canonical policy itself, the same shape a PUT takes; {"public":true} when none.
   static HttpResponse PolicyResponse(const ContentRecord& record) {
-    std::string policy =
-        record.access_policy.empty() ? std::string(R"({"public":true})") : record.access_policy;
-    json::object body{{"content_id", record.id}, {"policy", json::parse(policy)}};
-    return HttpResponse::Json(200, json::serialize(body));
+    return HttpResponse::Json(200, record.access_policy.empty() ? std::string(R"({"public":true})")
+                                                                : record.access_policy);
   }
 
   Result<HttpResponse> GetPolicy(const HttpRequest& request) {

@@ -110,6 +110,7 @@ class JwtCodec {
 
   const JwtCodecOptions& options() const { return options_; }
   SigningKeyRing& keys() const { return *keys_; }
+  const Clock& clock() const { return clock_; }
 
  private:
   std::shared_ptr<SigningKeyRing> keys_;

@@ -134,6 +134,28 @@ BearerAuthenticator::BearerAuthenticator(std::shared_ptr<ApiKeyAuthenticator> ap
                                          std::shared_ptr<const RoleRules> roles)
     : api_key_(std::move(api_key)), tokens_(std::move(tokens)), roles_(std::move(roles)) {}
 
+Result<TokenClaims> BearerAuthenticator::VerifyCached(std::string_view token) {
+  constexpr std::size_t kMaxRemembered = 10'000;
+  const Expectations expected = tokens_->Expect(kAccessTokenType);
+  {
+    std::lock_guard lock(verified_mutex_);
+    if (auto found = verified_.find(std::string(token)); found != verified_.end()) {
+      // Only time can make a verified token invalid: the same check Verify makes.
+      if (tokens_->clock().WallNow() < found->second.expires_at + expected.leeway) {
+        return found->second;
+      }
+      verified_.erase(found);
+    }
+  }
+  SG_ASSIGN_OR_RETURN(TokenClaims claims, tokens_->Verify(token, expected));
+  std::lock_guard lock(verified_mutex_);
+  if (verified_.size() >= kMaxRemembered) {
+    verified_.clear();
+  }
+  verified_.emplace(std::string(token), claims);
+  return claims;
+}
+
 void BearerAuthenticator::SetRoles(std::shared_ptr<const RoleRules> roles) {
   std::lock_guard lock(roles_mutex_);
   roles_ = std::move(roles);
@@ -152,8 +174,7 @@ Result<Principal> BearerAuthenticator::Authenticate(const HttpRequest& request) 
   if (std::count(credential.begin(), credential.end(), '.') != 2) {
     return api_key_->Authenticate(request);
   }
-  SG_ASSIGN_OR_RETURN(TokenClaims claims,
-                      tokens_->Verify(credential, tokens_->Expect(kAccessTokenType)));
+  SG_ASSIGN_OR_RETURN(TokenClaims claims, VerifyCached(credential));
   Principal principal{.id = claims.subject};
   if (auto listed = claims.lists.find("roles"); listed != claims.lists.end()) {
     principal.roles = listed->second;

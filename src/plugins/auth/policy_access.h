@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/api/clock.h"
@@ -79,10 +80,17 @@ class BearerAuthenticator final : public Authenticator {
   void SetRoles(std::shared_ptr<const RoleRules> roles);
 
  private:
+  /// The claims of `token`, verified once and then remembered until the token expires:
+  /// an ES256 verification costs ~0.3 ms (libjwt parses the key each time), a lookup of the
+  /// exact same token string nothing. Bounded; cleared when full.
+  Result<TokenClaims> VerifyCached(std::string_view token);
+
   std::shared_ptr<ApiKeyAuthenticator> api_key_;
   std::shared_ptr<const JwtCodec> tokens_;
   mutable std::mutex roles_mutex_;
   std::shared_ptr<const RoleRules> roles_;
+  std::mutex verified_mutex_;
+  std::unordered_map<std::string, TokenClaims> verified_;
 };
 
 }  // namespace sg::plugins::auth

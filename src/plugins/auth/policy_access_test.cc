@@ -157,6 +157,17 @@ TEST_F(BearerAuthenticatorTest, AWalletTokenGivesItsSubjectAndAdminComesFromTheC
   EXPECT_TRUE(admin->HasRole("admin"));
 }
 
+TEST_F(BearerAuthenticatorTest, ARememberedTokenStillExpiresOnTime) {
+  std::string token = Token(kStranger, {"viewer"});
+  ASSERT_TRUE(With("Bearer " + token));
+  ASSERT_TRUE(With("Bearer " + token)) << "the second use comes from memory";
+  std::string tampered = token;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(With("Bearer " + tampered)) << "only the exact verified string is remembered";
+  clock_.Advance(15min + 61s);  // lifetime and the 60 s leeway
+  EXPECT_EQ(With("Bearer " + token).error().code, ErrorCode::kUnauthenticated);
+}
+
 TEST_F(BearerAuthenticatorTest, TheApiKeyStillWorksAndAnythingElseIs401) {
   auto key = With("Bearer 0123456789abcdef0123456789abcdef");
   ASSERT_TRUE(key);

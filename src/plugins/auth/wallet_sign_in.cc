@@ -42,6 +42,19 @@ WalletSignIn::WalletSignIn(SignInRules rules, std::shared_ptr<ChainReader> chain
     : rules_(std::move(rules)), chains_(std::move(chains)), sessions_(sessions), clock_(clock) {}
 
 Result<WalletIdentity> WalletSignIn::Verify(std::string_view message, std::string_view signature) {
+  std::string nonce;
+  SG_ASSIGN_OR_RETURN(WalletIdentity identity, CheckSignedMessage(message, signature, &nonce));
+  SG_ASSIGN_OR_RETURN(bool fresh, sessions_.ConsumeNonce(nonce));
+  if (!fresh) {
+    return MakeError(ErrorCode::kUnauthenticated,
+                     "sign-in nonce is unknown, expired or already used: ask for a new one");
+  }
+  return identity;
+}
+
+Result<WalletIdentity> WalletSignIn::CheckSignedMessage(std::string_view message,
+                                                        std::string_view signature,
+                                                        std::string* nonce) {
   SG_ASSIGN_OR_RETURN(eth::SiweMessage siwe, eth::SiweMessage::Parse(message));
 
   // The site the wallet signed for must be this one: a message signed on another site
@@ -97,12 +110,7 @@ Result<WalletIdentity> WalletSignIn::Verify(std::string_view message, std::strin
     }
     identity.contract_wallet = true;
   }
-
-  SG_ASSIGN_OR_RETURN(bool fresh, sessions_.ConsumeNonce(siwe.nonce));
-  if (!fresh) {
-    return MakeError(ErrorCode::kUnauthenticated,
-                     "sign-in nonce is unknown, expired or already used: ask for a new one");
-  }
+  *nonce = std::move(siwe.nonce);
   return identity;
 }
 

@@ -101,7 +101,9 @@ std::vector<std::string> SplitTags(std::string_view text) {
 
 Result<> RequireWriter(const HttpRequest& request) {
   if (request.principal.anonymous()) {
-    return MakeError(ErrorCode::kUnauthenticated, "uploading requires an API key");
+    return MakeError(
+        ErrorCode::kUnauthenticated,
+        "uploading requires signing in (a wallet with the creator role, or the API key)");
   }
   if (!request.principal.HasRole("admin") && !request.principal.HasRole("creator")) {
     return MakeError(ErrorCode::kPermissionDenied,

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Access-control benchmark, one run:
+#  1. build/bench/auth_bench: SIWE verifications per second against a bare libsecp256k1
+#     recovery loop (goal >= 0.8x), playback-token checks and ES256 access-token checks;
+#  2. wrk on loopback: segment GETs of NFT-gated content (through a playback token in the
+#     path, no chain call per segment) against the same segment of public content.
+#
+# Usage: bench/auth.sh [--duration 10s] [--connections 64] [--threads 2]
+# Needs build/streamgate and build/bench/auth_bench (scripts/build), wrk and ffmpeg.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+
+for tool in wrk ffmpeg curl python3; do
+  command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-deps" >&2; exit 1; }
+done
+sg=${SG_STREAMGATE:-build/streamgate}
+bench_bin=${SG_AUTH_BENCH:-build/bench/auth_bench}
+for binary in "$sg" "$bench_bin"; do
+  [[ -x "$binary" ]] || { echo "missing $binary: run scripts/build" >&2; exit 1; }
+done
+
+echo "== signatures and tokens (one process, 2 s each)"
+mkdir -p "$work/auth_bench"
+"$bench_bin" "$work/auth_bench"
+
+echo "== segment GETs: gated (playback token) against public, same 64 KiB file"
+# The chain is configured so that the policy validates; it is never asked: the admin (owner)
+# fetches the manifest, and segment requests check only the token.
+sg_port=$(free_port)
+cat > "$work/streamgate.yaml" <<'YAML'
+transcode:
+  ladder: ["240p=300k"]
+  segment_seconds: 2
+  gop_seconds: 1
+gateway:
+  access_log: false
+  io_threads: 2
+  rate_limit:
+    enabled: false
+chains:
+  - id: "eip155:1"
+    rpc_urls: ["http://127.0.0.1:9"]
+log:
+  level: warn
+YAML
+"$sg" serve --config "$work/streamgate.yaml" --listen "127.0.0.1:$sg_port" \
+  --data-dir "$work/data" 2>"$work/streamgate.log" &
+pids+=($!)
+wait_http "http://127.0.0.1:$sg_port/readyz"
+key=$(cat "$work/data/api_key")
+ffmpeg -hide_banner -v error -y -f lavfi -i testsrc2=duration=4:size=426x240:rate=25 \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$work/clip.mp4"
+upload() {
+  "$sg" upload "$work/clip.mp4" --server "http://127.0.0.1:$sg_port" --api-key "$key" \
+    --state-dir "$work/state-$1" --quiet
+}
+public_id=$(upload public)
+gated_id=$(upload gated)
+for id in "$public_id" "$gated_id"; do
+  for _ in $(seq 1 600); do
+    status=$(curl -fs -H "Authorization: Bearer $key" "http://127.0.0.1:$sg_port/api/v1/content/$id" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    [[ "$status" == ready ]] && break
+    sleep 0.1
+  done
+  [[ "$status" == ready ]] || { echo "content $id is $status, not ready" >&2; exit 1; }
+done
+curl -fsS -o /dev/null -X PUT -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+  --data '{"any":[{"chain":"eip155:1","standard":"erc721","contract":"0x00000000000000000000000000000000000000aa"}]}' \
+  "http://127.0.0.1:$sg_port/api/v1/content/$gated_id/policy"
+prefix=$(curl -fsS -H "Authorization: Bearer $key" \
+  "http://127.0.0.1:$sg_port/api/v1/streaming/$gated_id/manifest.m3u8" | grep -o 't/[^/]*/' | head -1)
+[[ -n "$prefix" ]] || { echo "the gated manifest carries no playback token" >&2; exit 1; }
+head -c 65536 /dev/urandom > "$work/segment"
+for id in "$public_id" "$gated_id"; do
+  cp "$work/segment" "$work/data/objects/media/$id/240p/segment_0.m4s"
+done
+public_url="http://127.0.0.1:$sg_port/api/v1/streaming/$public_id/240p/segment_0.m4s"
+gated_url="http://127.0.0.1:$sg_port/api/v1/streaming/$gated_id/${prefix}240p/segment_0.m4s"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$gated_url") == 200 ]] || {
+  echo "gated segment with its token is not 200" >&2; exit 1; }
+[[ $(curl -s -o /dev/null -w '%{http_code}' \
+  "http://127.0.0.1:$sg_port/api/v1/streaming/$gated_id/240p/segment_0.m4s") == 403 ]] || {
+  echo "gated segment without a token is not 403" >&2; exit 1; }
+wrk -t1 -c8 -d2s "$public_url" >/dev/null
+wrk -t1 -c8 -d2s "$gated_url" >/dev/null
+read -r p_rps p_p99 < <(run_wrk "$public_url")
+read -r g_rps g_p99 < <(run_wrk "$gated_url")
+printf '%-28s %10.0f req/s  p99 %8.3f ms\n' "public segment" "$p_rps" "$p_p99"
+printf '%-28s %10.0f req/s  p99 %8.3f ms\n' "gated segment (token)" "$g_rps" "$g_p99"
+printf 'gated / public: %.2f\n' "$(echo "$g_rps / $p_rps" | bc -l)"
+echo "(wrk -t$threads -c$connections -d$duration on $(nproc) cores; the load generator shares them)"
