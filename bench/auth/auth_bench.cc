@@ -72,9 +72,11 @@ double Rate(const std::function<bool(int)>& op, std::chrono::milliseconds durati
 int main(int argc, char** argv) {
   std::filesystem::path work = argc > 1 ? argv[1] : std::filesystem::temp_directory_path();
   SystemClock clock;
-  auto logger = std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
 
-  const auto key = et::KeyFromHex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
+  const auto key =
+      et::KeyFromHex("0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80");
   auto sessions = plugins::auth::AuthSessionStore::Open({.path = work / "auth.sqlite3"}, clock);
   if (!sessions) {
     std::fprintf(stderr, "%s\n", sessions.error().ToString().c_str());
@@ -140,8 +142,9 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  double with_nonce = signed_messages.size() /
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double with_nonce =
+      signed_messages.size() /
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
   // 4. Playback tokens.
   plugins::auth::PlaybackKey::Bytes bytes{};
@@ -156,9 +159,8 @@ int main(int argc, char** argv) {
   auto ring = plugins::auth::SigningKeyRing::Open({.directory = work / "keys"}, clock, *logger);
   plugins::auth::JwtCodec codec(*ring, {.issuer = "streamgate", .audience = "streamgate"}, clock);
   auto jwt = codec.Issue({.subject = "eip155:1:" + expected, .type = "access"});
-  double access = Rate([&](int) {
-    return codec.Verify(jwt->token, codec.Expect("access")).has_value();
-  });
+  double access =
+      Rate([&](int) { return codec.Verify(jwt->token, codec.Expect("access")).has_value(); });
 
   std::printf("bare libsecp256k1 recover+keccak   %10.0f /s\n", bare);
   std::printf("SIWE verify (no nonce write)       %10.0f /s   ratio %.2f (goal >= 0.80)\n", siwe,
