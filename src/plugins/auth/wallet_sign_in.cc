@@ -93,8 +93,12 @@ Result<WalletIdentity> WalletSignIn::CheckSignedMessage(std::string_view message
   // The hash of the text exactly as signed (never a re-formatted copy).
   const eth::Hash256 hash = eth::Eip191Hash(message);
   WalletIdentity identity{.address = siwe.address, .chain_id = siwe.chain_id};
-  auto recovered = eth::RecoverAddress(hash, signature);
-  if (!recovered || *recovered != siwe.address) {
+  // Bytes against bytes: the message's address was checked for EIP-55 when parsed.
+  auto claimed = eth::ParseAddress(siwe.address);
+  auto parsed_signature = eth::ParseSignature(signature);
+  auto recovered = parsed_signature ? eth::RecoverAddressBytes(hash, *parsed_signature)
+                                    : Result<eth::AddressBytes>(tl::unexpect, parsed_signature.error());
+  if (!claimed || !recovered || *recovered != *claimed) {
     // Not an EOA signature of this address: a contract wallet (EIP-1271) may still vouch for
     // it. A signature that is not even hex cannot be one.
     if (!eth::FromHex(signature)) {

@@ -111,6 +111,11 @@ Result<Signature> ParseSignature(std::string_view hex) {
 }
 
 Result<std::string> RecoverAddress(const Hash256& hash, const Signature& signature) {
+  SG_ASSIGN_OR_RETURN(AddressBytes address, RecoverAddressBytes(hash, signature));
+  return ChecksumAddress(address);
+}
+
+Result<AddressBytes> RecoverAddressBytes(const Hash256& hash, const Signature& signature) {
   if (signature.recovery_id != 0 && signature.recovery_id != 1) {
     return MakeError(ErrorCode::kInvalidArgument, "signature recovery id must be 0 or 1, got {}",
                      signature.recovery_id);
@@ -145,9 +150,7 @@ Result<std::string> RecoverAddress(const Hash256& hash, const Signature& signatu
   std::size_t length = serialized.size();
   secp256k1_ec_pubkey_serialize(context, serialized.data(), &length, &public_key,
                                 SECP256K1_EC_UNCOMPRESSED);
-  SG_ASSIGN_OR_RETURN(AddressBytes address, AddressFromPublicKey(std::span<const std::uint8_t>(
-                                                serialized.data(), length)));
-  return ChecksumAddress(address);
+  return AddressFromPublicKey(std::span<const std::uint8_t>(serialized.data(), length));
 }
 
 Result<std::string> RecoverAddress(const Hash256& hash, std::string_view signature_hex) {

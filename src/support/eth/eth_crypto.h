@@ -47,6 +47,8 @@ Result<Signature> ParseSignature(std::string_view hex);
 /// can be recovered. Thread-safe.
 Result<std::string> RecoverAddress(const Hash256& hash, const Signature& signature);
 /// ParseSignature, then RecoverAddress.
+/// The same as raw bytes: for comparing with a known address without the EIP-55 hashing.
+Result<AddressBytes> RecoverAddressBytes(const Hash256& hash, const Signature& signature);
 Result<std::string> RecoverAddress(const Hash256& hash, std::string_view signature_hex);
 
 /// The address of a public key: the last 20 bytes of keccak256(X || Y). Accepts the 65-byte
