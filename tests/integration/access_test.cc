@@ -3,6 +3,8 @@
 // signing with ethers, the real streamgate binary, ffmpeg-made clips. Scenarios are grouped
 // per test because each test starts its own chains (a few seconds).
 
+#include <signal.h>
+
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
@@ -182,6 +184,15 @@ TEST_F(AccessIntegrationTest, WalletsSignInAndEveryBadMessageIsRefused) {
   json::object logout{{"refresh_token", session.at("refresh_token")}};
   EXPECT_EQ(Send("POST", "/api/v1/auth/logout", "", json::serialize(logout))->status, 204);
   EXPECT_EQ(Send("POST", "/api/v1/auth/refresh", "", json::serialize(logout))->status, 401);
+
+  // Operators see sign-ins by outcome.
+  auto metrics = Send("GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("streamgate_auth_sign_ins_total{outcome=\"refused\"} 5"),
+            std::string::npos)
+      << metrics->body.substr(0, 2000);
+  EXPECT_NE(metrics->body.find("streamgate_auth_sign_ins_total{outcome=\"invalid\"} 1"),
+            std::string::npos);
 }
 
 TEST_F(AccessIntegrationTest, HoldersWatchGatedContentThroughPlaybackTokensAndOthersAreToldWhy) {
@@ -254,6 +265,10 @@ TEST_F(AccessIntegrationTest, HoldersWatchGatedContentThroughPlaybackTokensAndOt
   auto unmet = json::parse(denied->body).at("error").at("details").at("unmet_conditions").at(0);
   EXPECT_EQ(unmet.at("chain").as_string(), kChainA);
   EXPECT_EQ(unmet.at("min_balance").as_string(), "1");
+  auto metrics = Send("GET", "/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("streamgate_access_decisions_total{outcome=\"denied\"}"),
+            std::string::npos);
 
   // Listing what each may watch.
   auto listed = [&](const std::string& bearer) {
@@ -338,6 +353,28 @@ TEST_F(AccessIntegrationTest, RolesComeFromTheConfigCreatorsMayUploadOthersMayNo
   ASSERT_TRUE(accepted);
   EXPECT_NE(accepted->status, 403) << accepted->body;
   EXPECT_NE(accepted->status, 401) << accepted->body;
+
+  // SIGHUP: a new admin applies to tokens already issued (admin is decided per request).
+  std::string text;
+  {
+    std::ifstream in(config_);
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    text = buffer.str();
+  }
+  const std::string admins = fmt("admins: [\"", evm_.wallet(2).address, "\"]");
+  auto at = text.find(admins);
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, admins.size(),
+               fmt("admins: [\"", evm_.wallet(2).address, "\", \"", evm_.wallet(3).address, "\"]"));
+  std::ofstream(config_, std::ios::trunc) << text;
+  server_->process().Signal(SIGHUP);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (roles_of(viewer).find("\"admin\"") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_NE(roles_of(viewer).find("\"admin\""), std::string::npos) << server_->process().Stderr();
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 #include <boost/json.hpp>
 
 #include <memory>
+#include <mutex>
 
 #include "core/api/context.h"
+#include "core/api/metrics.h"
 #include "core/api/services/access.h"
 #include "core/api/services/cache.h"
 #include "core/api/services/chain.h"
@@ -129,6 +131,9 @@ class AuthPlugin final : public Plugin {
                      .negative_ttl = config_.negative_ttl,
                      .max_entries = static_cast<std::size_t>(config_.ownership_cache_entries)});
     decider_ = std::make_shared<PolicyAccessDecider>(chains_, ownership_, playback, *clock_);
+    decider_->CountDecisions(context.metrics().CounterFamily(
+        "streamgate_access_decisions_total",
+        "policy decisions of gated content by outcome: granted, denied, unavailable", {"outcome"}));
 
     std::optional<AccessPolicy> creator_policy;
     if (config_.creators == "policy") {
@@ -144,6 +149,10 @@ class AuthPlugin final : public Plugin {
         SignInRules{.domains = config_.domains, .clock_skew = config_.clock_skew}, chains_,
         *sessions_, *clock_);
 
+    sign_ins_ = &context.metrics().CounterFamily(
+        "streamgate_auth_sign_ins_total",
+        "wallet sign-ins by outcome: ok, refused (401), invalid (400), unavailable (503)",
+        {"outcome"});
     store_ = context.Find<MetadataStore>();
     cache_ = context.Find<Cache>();
     bus_ = context.Find<EventBus>();
@@ -165,7 +174,36 @@ class AuthPlugin final : public Plugin {
   void Stop(Deadline) noexcept override {}
   Health CheckHealth() const override { return {HealthStatus::kOk, ""}; }
 
+  // SIGHUP: admins, creators and the ownership TTLs apply to the next request.
+  Result<> Reload(const PluginConfig& fresh) override {
+    const AuthConfig& config = ConfigAs<AuthConfig>(fresh);
+    std::optional<AccessPolicy> creator_policy;
+    if (config.creators == "policy") {
+      auto parsed = ParsePolicy(config.creator_policy, ChainKnown());
+      if (!parsed) {
+        return MakeError(ErrorCode::kInvalidArgument, "creator_policy: {}", parsed.error().message);
+      }
+      creator_policy = std::move(*parsed);
+    }
+    auto roles = MakeRoleRules(config, std::move(creator_policy));
+    {
+      std::lock_guard lock(roles_mutex_);
+      roles_ = roles;
+    }
+    authenticator_->SetRoles(roles);
+    ownership_->SetTtls(config.ownership_ttl, config.negative_ttl);
+    logger_->info("reloaded: {} admins, creators {}, ownership TTLs {} ms / {} ms",
+                  config.admins.size(), config.creators, config.ownership_ttl.count(),
+                  config.negative_ttl.count());
+    return {};
+  }
+
  private:
+  std::shared_ptr<const RoleRules> Roles() const {
+    std::lock_guard lock(roles_mutex_);
+    return roles_;
+  }
+
   ChainKnownFn ChainKnown() const {
     return [chains = chains_](std::string_view chain) {
       return chains != nullptr && chains->HasChain(chain);
@@ -218,12 +256,13 @@ class AuthPlugin final : public Plugin {
   std::vector<std::string> RolesOf(const WalletIdentity& identity) {
     std::vector<std::string> roles{"viewer"};
     const std::string lower = LowerAscii(identity.address);
-    bool creator = roles_->creators == "any";
-    if (roles_->creators == "allowlist") {
-      creator = std::find(roles_->creator_allowlist.begin(), roles_->creator_allowlist.end(),
-                          lower) != roles_->creator_allowlist.end();
-    } else if (roles_->creators == "policy" && roles_->creator_policy) {
-      auto decision = decider_->Evaluate(*roles_->creator_policy, identity.address);
+    const auto rules = Roles();
+    bool creator = rules->creators == "any";
+    if (rules->creators == "allowlist") {
+      creator = std::find(rules->creator_allowlist.begin(), rules->creator_allowlist.end(),
+                          lower) != rules->creator_allowlist.end();
+    } else if (rules->creators == "policy" && rules->creator_policy) {
+      auto decision = decider_->Evaluate(*rules->creator_policy, identity.address);
       creator = decision && decision->granted;
       if (!decision) {
         // Fail closed, but say why: the wallet signs in as a viewer.
@@ -245,7 +284,7 @@ class AuthPlugin final : public Plugin {
                                                          .lifetime = config_.access_token_ttl,
                                                          .lists = {{"roles", roles}}}));
     std::vector<std::string> effective = roles;
-    if (roles_->IsAdmin(WalletAddressOf(subject))) {
+    if (Roles()->IsAdmin(WalletAddressOf(subject))) {
       effective.push_back("admin");
     }
     json::object body{
@@ -268,9 +307,16 @@ class AuthPlugin final : public Plugin {
     SG_ASSIGN_OR_RETURN(std::string signature, StringField(body, "signature"));
     auto identity = sign_in_->Verify(message, signature);
     if (!identity) {
+      const ErrorCode code = identity.error().code;
+      sign_ins_
+          ->WithLabels({code == ErrorCode::kInvalidArgument ? "invalid"
+                        : code == ErrorCode::kUnavailable   ? "unavailable"
+                                                            : "refused"})
+          .Inc();
       logger_->info("wallet sign-in refused: {}", identity.error().message);
       return MakeError(identity.error());
     }
+    sign_ins_->WithLabels({"ok"}).Inc();
     const std::string subject = identity->Subject();
     std::vector<std::string> roles = RolesOf(*identity);
     SG_ASSIGN_OR_RETURN(RefreshSession refresh, sessions_->IssueRefresh(subject, roles));
@@ -379,9 +425,11 @@ class AuthPlugin final : public Plugin {
   std::unique_ptr<AuthSessionStore> sessions_;
   std::shared_ptr<OwnershipCache> ownership_;
   std::shared_ptr<PolicyAccessDecider> decider_;
+  mutable std::mutex roles_mutex_;
   std::shared_ptr<const RoleRules> roles_;
   std::shared_ptr<BearerAuthenticator> authenticator_;
   std::unique_ptr<WalletSignIn> sign_in_;
+  MetricFamily<Counter>* sign_ins_ = nullptr;
   std::shared_ptr<MetadataStore> store_;
   std::shared_ptr<Cache> cache_;
   std::shared_ptr<EventBus> bus_;

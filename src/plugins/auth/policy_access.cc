@@ -100,9 +100,18 @@ Result<> PolicyAccessDecider::MayPlay(const ContentRecord& content, const Princi
                      "content {} is for token holders: only a wallet can prove holding them",
                      content.id);
   }
-  SG_ASSIGN_OR_RETURN(Decision decision, Evaluate(*policy, address));
-  if (!decision.granted) {
-    return MakeError(DenialError(decision));
+  auto decision = Evaluate(*policy, address);
+  if (decisions_ != nullptr) {
+    decisions_->WithLabels({!decision           ? "unavailable"
+                            : decision->granted ? "granted"
+                                                : "denied"})
+        .Inc();
+  }
+  if (!decision) {
+    return MakeError(decision.error());
+  }
+  if (!decision->granted) {
+    return MakeError(DenialError(*decision));
   }
   return {};
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/api/clock.h"
+#include "core/api/metrics.h"
 #include "core/api/services/access.h"
 #include "core/api/services/chain.h"
 #include "core/api/services/http.h"
@@ -45,6 +46,9 @@ class PolicyAccessDecider final : public AccessDecider {
   PolicyAccessDecider(std::shared_ptr<ChainReader> chains, std::shared_ptr<OwnershipCache> cache,
                       std::shared_ptr<const PlaybackTokens> tokens, const Clock& clock);
 
+  /// Counts gated decisions by outcome (granted, denied, unavailable) from now on.
+  void CountDecisions(MetricFamily<Counter>& decisions) { decisions_ = &decisions; }
+
   Result<> MayPlay(const ContentRecord& content, const Principal& viewer) override;
   bool RequiresPlaybackToken(const ContentRecord& content) const override;
   Result<std::string> MintPlaybackToken(const ContentRecord& content,
@@ -63,6 +67,7 @@ class PolicyAccessDecider final : public AccessDecider {
   std::shared_ptr<OwnershipCache> cache_;
   std::shared_ptr<const PlaybackTokens> tokens_;
   const Clock& clock_;
+  MetricFamily<Counter>* decisions_ = nullptr;
   mutable std::mutex parsed_mutex_;
   mutable std::map<std::string, std::shared_ptr<const AccessPolicy>, std::less<>> parsed_;
 };

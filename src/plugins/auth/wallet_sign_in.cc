@@ -96,8 +96,9 @@ Result<WalletIdentity> WalletSignIn::CheckSignedMessage(std::string_view message
   // Bytes against bytes: the message's address was checked for EIP-55 when parsed.
   auto claimed = eth::ParseAddress(siwe.address);
   auto parsed_signature = eth::ParseSignature(signature);
-  auto recovered = parsed_signature ? eth::RecoverAddressBytes(hash, *parsed_signature)
-                                    : Result<eth::AddressBytes>(tl::unexpect, parsed_signature.error());
+  auto recovered = parsed_signature
+                       ? eth::RecoverAddressBytes(hash, *parsed_signature)
+                       : Result<eth::AddressBytes>(tl::unexpect, parsed_signature.error());
   if (!claimed || !recovered || *recovered != *claimed) {
     // Not an EOA signature of this address: a contract wallet (EIP-1271) may still vouch for
     // it. A signature that is not even hex cannot be one.

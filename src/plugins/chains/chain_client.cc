@@ -106,16 +106,16 @@ ChainClient::ChainClient(Options options, std::shared_ptr<RpcTransport> transpor
       clock_(clock),
       random_(random),
       logger_(std::move(logger)),
-      requests_(metrics.CounterFamily("sg_chain_rpc_requests_total",
+      requests_(metrics.CounterFamily("streamgate_chain_rpc_requests_total",
                                       "JSON-RPC requests to chain nodes by chain and outcome",
                                       {"chain", "outcome"})),
       latency_(metrics
-                   .HistogramFamily("sg_chain_rpc_request_duration_seconds",
+                   .HistogramFamily("streamgate_chain_rpc_request_duration_seconds",
                                     "duration of JSON-RPC requests to chain nodes", {"chain"},
                                     DefaultLatencyBuckets())
                    .WithLabels({options_.chain})),
       open_breakers_(metrics
-                         .GaugeFamily("sg_chain_rpc_open_breakers",
+                         .GaugeFamily("streamgate_chain_rpc_open_breakers",
                                       "RPC URLs of a chain whose circuit breaker is open",
                                       {"chain"})
                          .WithLabels({options_.chain})) {

@@ -165,7 +165,7 @@ class ChainReaderTest : public ::testing::Test {
   }
 
   double Requests(std::string_view outcome) {
-    return metrics_.CounterFamily("sg_chain_rpc_requests_total", "", {"chain", "outcome"})
+    return metrics_.CounterFamily("streamgate_chain_rpc_requests_total", "", {"chain", "outcome"})
         .WithLabels({"eip155:1", outcome})
         .Value();
   }
