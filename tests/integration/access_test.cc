@@ -284,12 +284,12 @@ TEST_F(AccessIntegrationTest, ATransferEndsAccessWithinTheTtlAndAnyOverTwoChains
   StartGatedServer();
   auto id = Upload(MakeClip("clip.mp4", "426x240", 2));
   ASSERT_EQ(Status(WaitSettled(id)), "ready");
-  // Either an ERC-721 on chain A or at least 10 base units of the ERC-20 on chain B.
+  // Either an ERC-721 on chain A or at least 10 tokens (18 decimals) of the ERC-20 on chain B.
   std::string policy =
       fmt(R"({"any":[{"chain":")", kChainA, R"(","standard":"erc721","contract":")",
           evm_.chain(kChainA).contracts.erc721, R"("},{"chain":")", kChainB,
           R"(","standard":"erc20","contract":")", evm_.chain(kChainB).contracts.erc20,
-          R"(","min_balance":"10"}]})");
+          R"(","min_balance":"10000000000000000000"}]})");
   ASSERT_EQ(PutPolicy(id, policy, server_->ApiKey())->status, 200);
   const std::string master = "/api/v1/streaming/" + id + "/manifest.m3u8";
 
@@ -375,6 +375,50 @@ TEST_F(AccessIntegrationTest, RolesComeFromTheConfigCreatorsMayUploadOthersMayNo
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_NE(roles_of(viewer).find("\"admin\""), std::string::npos) << server_->process().Stderr();
+}
+
+// ERC-1155 balances (balanceOfBatch) and ERC-721 ids (ownerOf) read from the real contracts,
+// and a "creator pass": holders of an ERC-20 on the other chain may upload.
+TEST_F(AccessIntegrationTest, Erc1155AndErc721IdsDecideOnTheRealContractsAndAPassMakesCreators) {
+  std::string pass =
+      fmt(R"({"any":[{"chain":")", kChainB, R"(","standard":"erc20","contract":")",
+          evm_.chain(kChainB).contracts.erc20, R"(","min_balance":"10000000000000000000"}]})");
+  std::string escaped;
+  for (char c : pass) {
+    if (c == '"') {
+      escaped += '\\';
+    }
+    escaped += c;
+  }
+  StartGatedServer(fmt("  creators: policy\n  creator_policy: \"", escaped, "\"\n"));
+  auto is_creator = [&](const std::string& token) {
+    auto me = Send("GET", "/api/v1/auth/me", token);
+    return me && me->body.find("\"creator\"") != std::string::npos;
+  };
+  std::string one = SignIn(1);   // chain A: ERC-721 ids 1, 2; ERC-1155 id 1 x5; no ERC-20 on B
+  std::string two = SignIn(2);   // chain B: 50 of the ERC-20
+  std::string five = SignIn(5);  // chain A: ERC-721 id 5; ERC-1155 id 2 x1
+  EXPECT_FALSE(is_creator(one));
+  EXPECT_TRUE(is_creator(two));
+  EXPECT_FALSE(is_creator(five));
+
+  auto id = Upload(MakeClip("clip.mp4", "426x240", 2));
+  ASSERT_EQ(Status(WaitSettled(id)), "ready");
+  const auto& a = evm_.chain(kChainA).contracts;
+  std::string policy =
+      fmt(R"({"all":[{"chain":")", kChainA, R"(","standard":"erc1155","contract":")", a.erc1155,
+          R"(","token_ids":["1"],"min_balance":"5"},{"chain":")", kChainA,
+          R"(","standard":"erc721","contract":")", a.erc721, R"(","token_ids":["1","2"]}]})");
+  auto set = PutPolicy(id, policy, server_->ApiKey());
+  ASSERT_TRUE(set);
+  ASSERT_EQ(set->status, 200) << set->body;
+  const std::string master = "/api/v1/streaming/" + id + "/manifest.m3u8";
+  EXPECT_EQ(Send("GET", master, one)->status, 200);
+  auto denied = Send("GET", master, five);
+  ASSERT_TRUE(denied);
+  ASSERT_EQ(denied->status, 403) << denied->body;
+  auto unmet = json::parse(denied->body).at("error").at("details").at("unmet_conditions");
+  EXPECT_EQ(unmet.as_array().size(), 2u) << denied->body;
 }
 
 }  // namespace
