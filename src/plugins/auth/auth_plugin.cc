@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include <atomic>
+#include <limits>
 #include <memory>
 #include <mutex>
 
@@ -163,9 +165,7 @@ class AuthPlugin final : public Plugin {
   }
 
   Result<> Start() override {
-    if (auto maintained = jwt_->keys().Maintain(); !maintained) {
-      logger_->warn("signing key maintenance: {}", maintained.error().ToString());
-    }
+    MaybeMaintainKeys();
     if (!chains_) {
       logger_->warn("no chains configured: wallet sign-in and token-gated content are refused");
     }
@@ -242,7 +242,23 @@ class AuthPlugin final : public Plugin {
     return {};
   }
 
+  // Retired signing keys are deleted and a due rotation made by Maintain; sign-ins are the
+  // natural rhythm for it (no thread of its own), at most hourly.
+  void MaybeMaintainKeys() {
+    const auto now = clock_->Now().time_since_epoch().count();
+    auto last = last_key_maintenance_.load();
+    if (now - last <
+            std::chrono::duration_cast<SteadyTime::duration>(std::chrono::hours(1)).count() ||
+        !last_key_maintenance_.compare_exchange_strong(last, now)) {
+      return;
+    }
+    if (auto maintained = jwt_->keys().Maintain(); !maintained) {
+      logger_->warn("signing key maintenance: {}", maintained.error().ToString());
+    }
+  }
+
   Result<HttpResponse> Nonce(const HttpRequest&) {
+    MaybeMaintainKeys();
     SG_ASSIGN_OR_RETURN(std::string nonce, sessions_->IssueNonce());
     json::object body{
         {"nonce", nonce},
@@ -420,6 +436,9 @@ class AuthPlugin final : public Plugin {
   AuthConfig config_;
   std::shared_ptr<spdlog::logger> logger_;
   const Clock* clock_ = nullptr;
+  /// Steady-clock ticks of the last key maintenance (min = never).
+  std::atomic<SteadyTime::rep> last_key_maintenance_{std::numeric_limits<SteadyTime::rep>::min() /
+                                                     2};
   std::shared_ptr<ChainReader> chains_;
   std::shared_ptr<JwtCodec> jwt_;
   std::unique_ptr<AuthSessionStore> sessions_;
