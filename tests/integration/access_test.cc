@@ -237,6 +237,17 @@ TEST_F(AccessIntegrationTest, HoldersWatchGatedContentThroughPlaybackTokensAndOt
   ASSERT_TRUE(segment);
   EXPECT_EQ(segment->status, 200);
   EXPECT_GT(segment->body.size(), 1000u);
+  // The token is a credential: the access log shows the request without it.
+  const std::string token = prefix.substr(2, prefix.size() - 3);
+  auto logged = [&] {
+    return server_->process().Stderr().find("/t/REDACTED/240p/segment_0.m4s") != std::string::npos;
+  };
+  auto until = std::chrono::steady_clock::now() + 5s;
+  while (!logged() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(logged());
+  EXPECT_EQ(server_->process().Stderr().find(token), std::string::npos) << "token in the log";
   // A real player: ffprobe with the holder's header reads the whole presentation.
   auto [code, output] = RunShell("ffprobe -v error -headers 'Authorization: Bearer " + holder +
                                  "' -show_entries format=duration -of default=nw=1:nk=1 '" +

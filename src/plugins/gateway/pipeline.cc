@@ -60,15 +60,26 @@ void EraseHeader(HttpHeaders& headers, std::string_view name) {
 }
 
 // The path for log lines; requests answered before the target was parsed (preflight,
-// 400) show the raw target without its query.
-std::string_view LoggedPath(const HttpRequest& request) {
-  if (!request.path.empty()) {
-    return request.path;
+// 400) show the raw target without its query. A path parameter named `token` is a
+// credential (a playback token): log lines show `REDACTED` in its place.
+std::string LoggedPath(const HttpRequest& request) {
+  if (request.path.empty()) {
+    if (request.target.empty()) {
+      return "-";
+    }
+    return std::string(std::string_view(request.target).substr(0, request.target.find('?')));
   }
-  if (request.target.empty()) {
-    return "-";
+  std::string path = request.path;
+  for (const auto& [name, value] : request.path_params) {
+    if (name != "token" || value.empty()) {
+      continue;
+    }
+    for (auto at = path.find("/" + value); at != std::string::npos;
+         at = path.find("/" + value, at + 1)) {
+      path.replace(at + 1, value.size(), "REDACTED");
+    }
   }
-  return std::string_view(request.target).substr(0, request.target.find('?'));
+  return path;
 }
 
 }  // namespace
