@@ -29,45 +29,12 @@ mkdir -p "$work/auth_bench"
 echo "== segment GETs: gated (playback token) against public, same 64 KiB file"
 # The chain is configured so that the policy validates; it is never asked: the admin (owner)
 # fetches the manifest, and segment requests check only the token.
-sg_port=$(free_port)
-cat > "$work/streamgate.yaml" <<'YAML'
-transcode:
-  ladder: ["240p=300k"]
-  segment_seconds: 2
-  gop_seconds: 1
-gateway:
-  access_log: false
-  io_threads: 2
-  rate_limit:
-    enabled: false
-chains:
+start_streamgate "$(streamgate_bench_config 'chains:
   - id: "eip155:1"
-    rpc_urls: ["http://127.0.0.1:9"]
-log:
-  level: warn
-YAML
-"$sg" serve --config "$work/streamgate.yaml" --listen "127.0.0.1:$sg_port" \
-  --data-dir "$work/data" 2>"$work/streamgate.log" &
-pids+=($!)
-wait_http "http://127.0.0.1:$sg_port/readyz"
-key=$(cat "$work/data/api_key")
-ffmpeg -hide_banner -v error -y -f lavfi -i testsrc2=duration=4:size=426x240:rate=25 \
-  -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$work/clip.mp4"
-upload() {
-  "$sg" upload "$work/clip.mp4" --server "http://127.0.0.1:$sg_port" --api-key "$key" \
-    --state-dir "$work/state-$1" --quiet
-}
-public_id=$(upload public)
-gated_id=$(upload gated)
-for id in "$public_id" "$gated_id"; do
-  for _ in $(seq 1 600); do
-    status=$(curl -fs -H "Authorization: Bearer $key" "http://127.0.0.1:$sg_port/api/v1/content/$id" |
-      python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
-    [[ "$status" == ready ]] && break
-    sleep 0.1
-  done
-  [[ "$status" == ready ]] || { echo "content $id is $status, not ready" >&2; exit 1; }
-done
+    rpc_urls: ["http://127.0.0.1:9"]')"
+key=$sg_key
+public_id=$(upload_ready public)
+gated_id=$(upload_ready gated)
 curl -fsS -o /dev/null -X PUT -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
   --data '{"any":[{"chain":"eip155:1","standard":"erc721","contract":"0x00000000000000000000000000000000000000aa"}]}' \
   "http://127.0.0.1:$sg_port/api/v1/content/$gated_id/policy"

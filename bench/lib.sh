@@ -54,3 +54,56 @@ run_wrk() {  # url -> "rps p99_ms"
   [[ -n "$errors" ]] && echo "warning: $1: $errors" >&2
   echo "$rps $p99"
 }
+
+# ---- A StreamGate with small, quickly transcoded content (bench/segments.sh, bench/auth.sh)
+
+# The config both use: one 240p rung of 2 s segments, access log and rate limits off, two
+# I/O threads (nginx runs two workers). Extra YAML (sections not named here) is appended.
+streamgate_bench_config() {  # [extra_yaml] -> path of the config file
+  cat > "$work/streamgate.yaml" <<'YAML'
+transcode:
+  ladder: ["240p=300k"]
+  segment_seconds: 2
+  gop_seconds: 1
+gateway:
+  access_log: false
+  io_threads: 2
+  rate_limit:
+    enabled: false
+log:
+  level: warn
+YAML
+  [[ -n "${1:-}" ]] && printf '%s\n' "$1" >> "$work/streamgate.yaml"
+  echo "$work/streamgate.yaml"
+}
+
+start_streamgate() {  # config -> sets sg_port and sg_key; the server is stopped at exit
+  sg_port=$(free_port)
+  "$sg" serve --config "$1" --listen "127.0.0.1:$sg_port" --data-dir "$work/data" \
+    2>"$work/streamgate.log" &
+  pids+=($!)
+  wait_http "http://127.0.0.1:$sg_port/readyz"
+  sg_key=$(cat "$work/data/api_key")
+}
+
+bench_clip() {  # -> path of a 4 s 426x240 H.264 clip
+  [[ -f "$work/clip.mp4" ]] || ffmpeg -hide_banner -v error -y -f lavfi \
+    -i testsrc2=duration=4:size=426x240:rate=25 -c:v libx264 -preset ultrafast \
+    -pix_fmt yuv420p "$work/clip.mp4"
+  echo "$work/clip.mp4"
+}
+
+upload_ready() {  # name -> prints the id of a new content once it is ready
+  local id status=""
+  id=$("$sg" upload "$(bench_clip)" --server "http://127.0.0.1:$sg_port" --api-key "$sg_key" \
+    --state-dir "$work/state-$1" --quiet)
+  for _ in $(seq 1 600); do
+    status=$(curl -fs -H "Authorization: Bearer $sg_key" \
+      "http://127.0.0.1:$sg_port/api/v1/content/$id" |
+      python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    [[ "$status" == ready ]] && break
+    sleep 0.1
+  done
+  [[ "$status" == ready ]] || { echo "content $id is $status, not ready" >&2; return 1; }
+  echo "$id"
+}

@@ -19,35 +19,8 @@ sg=${SG_STREAMGATE:-build/streamgate}
 [[ -x "$sg" ]] || { echo "missing $sg: run scripts/build" >&2; exit 1; }
 
 # ---- StreamGate with one ready content (a small, quick ladder), access log off.
-sg_port=$(free_port)
-cat > "$work/streamgate.yaml" <<'YAML'
-transcode:
-  ladder: ["240p=300k"]
-  segment_seconds: 2
-  gop_seconds: 1
-gateway:
-  access_log: false
-  io_threads: 2
-  rate_limit:
-    enabled: false
-log:
-  level: warn
-YAML
-"$sg" serve --config "$work/streamgate.yaml" --listen "127.0.0.1:$sg_port" \
-  --data-dir "$work/data" 2>"$work/streamgate.log" &
-pids+=($!)
-wait_http "http://127.0.0.1:$sg_port/readyz"
-ffmpeg -hide_banner -v error -y -f lavfi -i testsrc2=duration=4:size=426x240:rate=25 \
-  -c:v libx264 -preset ultrafast -pix_fmt yuv420p "$work/clip.mp4"
-id=$("$sg" upload "$work/clip.mp4" --server "http://127.0.0.1:$sg_port" \
-  --api-key "$(cat "$work/data/api_key")" --state-dir "$work/state" --quiet)
-for _ in $(seq 1 600); do
-  status=$(curl -fs -H "Authorization: Bearer $(cat "$work/data/api_key")" \
-    "http://127.0.0.1:$sg_port/api/v1/content/$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
-  [[ "$status" == ready ]] && break
-  sleep 0.1
-done
-[[ "$status" == ready ]] || { echo "content $id is $status, not ready" >&2; exit 1; }
+start_streamgate "$(streamgate_bench_config)"
+id=$(upload_ready segments)
 
 # The two segment files both servers send: 64 KiB and 1 MiB (the store serves whatever
 # bytes the file holds; nginx reads the very same files).
