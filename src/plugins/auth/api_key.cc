@@ -1,17 +1,13 @@
 #include "plugins/auth/api_key.h"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-#include <system_error>
+#include <optional>
 
 #include "core/api/random.h"
 #include "plugins/auth/auth_config.h"
+#include "plugins/auth/secret_file.h"
 
 namespace sg::plugins::auth {
 namespace {
@@ -21,6 +17,7 @@ namespace fs = std::filesystem;
 constexpr std::size_t kGeneratedKeyBytes = 32;
 // A key file is one line; anything much larger is not a key file.
 constexpr std::size_t kMaxKeyFileBytes = 4096;
+constexpr std::string_view kWhat = "API key file";
 
 std::array<unsigned char, 32> Digest(std::string_view text) {
   std::array<unsigned char, 32> digest{};
@@ -52,69 +49,8 @@ bool StartsWithIgnoreCase(std::string_view text, std::string_view prefix) {
   return true;
 }
 
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
-
-/// Closes the descriptor however the scope is left.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
-
-Result<std::string> ReadKeyFile(const fs::path& path, const struct stat& info) {
-  if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return MakeError(ErrorCode::kPermissionDenied,
-                     "API key file {} is accessible by group or others (mode {:04o}); run "
-                     "`chmod 600 {}` and start again",
-                     path.string(), info.st_mode & 07777, path.string());
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return MakeError(ErrorCode::kInvalidArgument, "API key file {} is not a regular file",
-                     path.string());
-  }
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    int error = errno;
-    return MakeError(error == EACCES ? ErrorCode::kPermissionDenied : ErrorCode::kUnavailable,
-                     "cannot open API key file {}: {}", path.string(), ErrnoText(error));
-  }
-  std::string text;
-  char chunk[1024];
-  while (text.size() <= kMaxKeyFileBytes) {
-    ssize_t read = ::read(fd.get(), chunk, sizeof(chunk));
-    if (read < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return MakeError(ErrorCode::kUnavailable, "cannot read API key file {}: {}", path.string(),
-                       ErrnoText(errno));
-    }
-    if (read == 0) {
-      break;
-    }
-    text.append(chunk, static_cast<std::size_t>(read));
-  }
-  if (text.size() > kMaxKeyFileBytes) {
-    return MakeError(ErrorCode::kInvalidArgument, "API key file {} is larger than {} bytes",
-                     path.string(), kMaxKeyFileBytes);
-  }
+/// The key in the text of a key file (one line; surrounding white space ignored).
+Result<std::string> ParseKeyFile(const fs::path& path, std::string_view text) {
   std::string_view key = Trim(text);
   if (key.empty()) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -130,85 +66,25 @@ Result<std::string> ReadKeyFile(const fs::path& path, const struct stat& info) {
   return std::string(key);
 }
 
-Result<> WriteAll(int fd, std::string_view text, const fs::path& path) {
-  while (!text.empty()) {
-    ssize_t written = ::write(fd, text.data(), text.size());
-    if (written < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return MakeError(ErrorCode::kUnavailable, "cannot write {}: {}", path.string(),
-                       ErrnoText(errno));
-    }
-    text.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return {};
-}
-
-Result<> CreateKeyFile(const fs::path& path, std::string_view key) {
-  fs::path directory = path.parent_path().empty() ? fs::path(".") : path.parent_path();
-  std::error_code fs_error;
-  fs::create_directories(directory, fs_error);
-  if (fs_error) {
-    return MakeError(ErrorCode::kUnavailable, "cannot create directory {}: {}", directory.string(),
-                     fs_error.message());
-  }
-  // O_EXCL on a random name: never follows a planted symlink, never clobbers a stranger.
-  fs::path temp = path;
-  temp += ".tmp-" + RandomHex(8);
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) {
-    return MakeError(ErrorCode::kUnavailable, "cannot create {}: {}", temp.string(),
-                     ErrnoText(errno));
-  }
-  auto fail = [&](Error error) -> Result<> {
-    ::unlink(temp.c_str());
-    return MakeError(std::move(error));
-  };
-  // The umask cannot widen 0600, but an odd one could narrow it: make it exactly 0600.
-  if (::fchmod(fd.get(), 0600) != 0) {
-    return fail({ErrorCode::kUnavailable,
-                 fmt::format("cannot chmod {}: {}", temp.string(), ErrnoText(errno))});
-  }
-  std::string line = std::string(key) + "\n";
-  if (auto written = WriteAll(fd.get(), line, temp); !written) {
-    return fail(written.error());
-  }
-  if (::fsync(fd.get()) != 0) {
-    return fail({ErrorCode::kUnavailable,
-                 fmt::format("cannot fsync {}: {}", temp.string(), ErrnoText(errno))});
-  }
-  if (::close(fd.Release()) != 0) {
-    return fail({ErrorCode::kUnavailable,
-                 fmt::format("cannot close {}: {}", temp.string(), ErrnoText(errno))});
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    return fail({ErrorCode::kUnavailable, fmt::format("cannot rename {} to {}: {}", temp.string(),
-                                                      path.string(), ErrnoText(errno))});
-  }
-  // The rename is durable only once the directory entry is.
-  Fd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() >= 0) {
-    ::fsync(dir.get());
-  }
-  return {};
-}
-
 }  // namespace
 
 Result<std::string> LoadOrCreateApiKey(const fs::path& path, spdlog::logger& logger) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) == 0) {
-    SG_ASSIGN_OR_RETURN(std::string key, ReadKeyFile(path, info));
+  SG_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                      ReadSecretFile(path, kWhat, kMaxKeyFileBytes));
+  if (text) {
+    auto key = ParseKeyFile(path, *text);
+    OPENSSL_cleanse(text->data(), text->size());
+    if (!key) {
+      return MakeError(std::move(key).error());  // SG_RETURN_IF_ERROR would copy the key
+    }
     logger.info("admin API key is in {}", path.string());
     return key;
   }
-  if (errno != ENOENT) {
-    return MakeError(ErrorCode::kUnavailable, "cannot stat API key file {}: {}", path.string(),
-                     ErrnoText(errno));
-  }
   std::string key = RandomHex(kGeneratedKeyBytes);
-  SG_RETURN_IF_ERROR(CreateKeyFile(path, key));
+  std::string line = key + "\n";
+  auto written = WriteSecretFile(path, line, kWhat, Placement::kReplace);
+  OPENSSL_cleanse(line.data(), line.size());
+  SG_RETURN_IF_ERROR(written);
   logger.info("generated a new admin API key; admin API key is in {}", path.string());
   return key;
 }

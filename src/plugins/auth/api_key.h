@@ -17,8 +17,8 @@ namespace sg::plugins::auth {
 /// (64 hex characters) and writes them there with mode 0600 (parent directory created,
 /// temp file + fsync + rename, so a crash never leaves a half-written key).
 /// kPermissionDenied when the file is accessible by group or others (the message says to
-/// chmod 600); kInvalidArgument when it is empty; kUnavailable on I/O errors. Never logs
-/// the key; logs where it is.
+/// chmod 600); kInvalidArgument when it is empty, a symbolic link or not a regular file;
+/// kUnavailable on I/O errors. Never logs the key; logs where it is.
 Result<std::string> LoadOrCreateApiKey(const std::filesystem::path& path, spdlog::logger& logger);
 
 /// `Authorization: Bearer <admin key>` -> the admin principal. Thread-safe (immutable).

@@ -1,6 +1,5 @@
 #include "plugins/auth/jwt_keys.h"
 
-#include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -21,8 +20,8 @@
 #include <optional>
 #include <system_error>
 
-#include "core/api/random.h"
 #include "plugins/auth/base64url.h"
+#include "plugins/auth/secret_file.h"
 
 namespace sg::plugins::auth {
 namespace {
@@ -31,14 +30,14 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kPrefix = "es256-";
 constexpr std::string_view kSuffix = ".pem";
-constexpr std::string_view kTempMarker = ".tmp-";
 // A PEM P-256 key is about 250 bytes; anything much larger is not one of ours.
 constexpr std::size_t kMaxKeyFileBytes = 16 * 1024;
 constexpr std::size_t kCoordinateBytes = 32;
-
-std::string ErrnoText(int error) {
-  return std::error_code(error, std::generic_category()).message();
-}
+constexpr std::string_view kWhat = "signing key file";
+// Appended to the chmod advice: a key others could read may be in their hands already.
+constexpr std::string_view kIfExposed =
+    " (if others may have read it, delete the key instead: its tokens stop verifying and a "
+    "new key is made)";
 
 std::int64_t ToUnixMs(WallTime time) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
@@ -47,28 +46,6 @@ std::int64_t ToUnixMs(WallTime time) {
 WallTime FromUnixMs(std::int64_t ms) {
   return WallTime(std::chrono::duration_cast<WallTime::duration>(std::chrono::milliseconds(ms)));
 }
-
-/// Closes the descriptor however the scope is left.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-  int Release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-
- private:
-  int fd_;
-};
 
 struct PkeyFree {
   void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
@@ -199,119 +176,7 @@ std::optional<std::int64_t> ParseKeyFileName(std::string_view name) {
 }
 
 bool IsStaleTempFile(std::string_view name) {
-  return name.starts_with(kPrefix) && name.find(kTempMarker) != std::string_view::npos;
-}
-
-Result<std::string> ReadKeyFile(const fs::path& path) {
-  // O_NOFOLLOW + fstat: what is checked is what is read, and a planted symlink is refused.
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.get() < 0) {
-    const int error = errno;
-    if (error == ELOOP) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "signing key file {} is a symbolic link; replace it with the file itself",
-                       path.string());
-    }
-    return MakeError(error == EACCES ? ErrorCode::kPermissionDenied : ErrorCode::kUnavailable,
-                     "cannot open signing key file {}: {}", path.string(), ErrnoText(error));
-  }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) {
-    return MakeError(ErrorCode::kUnavailable, "cannot stat signing key file {}: {}", path.string(),
-                     ErrnoText(errno));
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return MakeError(ErrorCode::kInvalidArgument, "signing key file {} is not a regular file",
-                     path.string());
-  }
-  if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return MakeError(ErrorCode::kPermissionDenied,
-                     "signing key file {} is accessible by group or others (mode {:04o}); run "
-                     "`chmod 600 {}` and start again (if others may have read it, delete the "
-                     "key instead: its tokens stop verifying and a new key is made)",
-                     path.string(), info.st_mode & 07777, path.string());
-  }
-  std::string text;
-  std::array<char, 4096> chunk{};
-  while (text.size() <= kMaxKeyFileBytes) {
-    const ssize_t got = ::read(fd.get(), chunk.data(), chunk.size());
-    if (got < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      OPENSSL_cleanse(text.data(), text.size());
-      return MakeError(ErrorCode::kUnavailable, "cannot read signing key file {}: {}",
-                       path.string(), ErrnoText(errno));
-    }
-    if (got == 0) {
-      break;
-    }
-    text.append(chunk.data(), static_cast<std::size_t>(got));
-  }
-  OPENSSL_cleanse(chunk.data(), chunk.size());
-  if (text.size() > kMaxKeyFileBytes) {
-    OPENSSL_cleanse(text.data(), text.size());
-    return MakeError(ErrorCode::kInvalidArgument, "signing key file {} is larger than {} bytes",
-                     path.string(), kMaxKeyFileBytes);
-  }
-  return text;
-}
-
-Result<> WriteAll(int fd, std::string_view text, const fs::path& path) {
-  while (!text.empty()) {
-    const ssize_t written = ::write(fd, text.data(), text.size());
-    if (written < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return MakeError(ErrorCode::kUnavailable, "cannot write {}: {}", path.string(),
-                       ErrnoText(errno));
-    }
-    text.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return {};
-}
-
-void SyncDirectory(const fs::path& directory) {
-  Fd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() >= 0) {
-    ::fsync(dir.get());
-  }
-}
-
-/// Writes `text` to `path` with mode 0600 so that a crash leaves either no file or the
-/// whole key: a temp file (O_EXCL, random name), fsync, rename, fsync of the folder.
-Result<> WriteKeyFileAtomically(const fs::path& path, std::string_view text) {
-  fs::path temp = path;
-  temp += std::string(kTempMarker) + RandomHex(8);
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (fd.get() < 0) {
-    return MakeError(ErrorCode::kUnavailable, "cannot create {}: {}", temp.string(),
-                     ErrnoText(errno));
-  }
-  auto fail = [&](std::string message) -> Result<> {
-    ::unlink(temp.c_str());
-    return MakeError(ErrorCode::kUnavailable, "{}", message);
-  };
-  // The umask cannot widen 0600, but an odd one could narrow it: make it exactly 0600.
-  if (::fchmod(fd.get(), 0600) != 0) {
-    return fail(fmt::format("cannot chmod {}: {}", temp.string(), ErrnoText(errno)));
-  }
-  if (auto written = WriteAll(fd.get(), text, temp); !written) {
-    return fail(written.error().message);
-  }
-  if (::fsync(fd.get()) != 0) {
-    return fail(fmt::format("cannot fsync {}: {}", temp.string(), ErrnoText(errno)));
-  }
-  if (::close(fd.Release()) != 0) {
-    return fail(fmt::format("cannot close {}: {}", temp.string(), ErrnoText(errno)));
-  }
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
-    return fail(
-        fmt::format("cannot rename {} to {}: {}", temp.string(), path.string(), ErrnoText(errno)));
-  }
-  SyncDirectory(path.parent_path());
-  return {};
+  return name.starts_with(kPrefix) && name.find(kSecretTempMarker) != std::string_view::npos;
 }
 
 }  // namespace
@@ -475,9 +340,15 @@ Result<> SigningKeyRing::Load() {
     if (!ms) {
       continue;  // not ours: a README, a backup someone made...
     }
-    SG_ASSIGN_OR_RETURN(std::string pem, ReadKeyFile(entry.path()));
-    auto key = SigningKey::FromPrivatePem(pem, FromUnixMs(*ms));
-    OPENSSL_cleanse(pem.data(), pem.size());
+    SG_ASSIGN_OR_RETURN(std::optional<std::string> pem,
+                        ReadSecretFile(entry.path(), kWhat, kMaxKeyFileBytes, kIfExposed));
+    if (!pem) {
+      // Listed a moment ago: someone deleted it meanwhile.
+      return MakeError(ErrorCode::kUnavailable, "cannot open {} {}: {}", kWhat,
+                       entry.path().string(), ErrnoText(ENOENT));
+    }
+    auto key = SigningKey::FromPrivatePem(*pem, FromUnixMs(*ms));
+    OPENSSL_cleanse(pem->data(), pem->size());
     if (!key) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "signing key file {}: {}; move it away to have a new key made (tokens it "
@@ -540,8 +411,9 @@ Result<> SigningKeyRing::MaintainLocked() {
       ++ms;
     } while (fs::exists(path, ignored));
     auto made = SigningKey::Generate(FromUnixMs(ms - 1));
-    Result<> written = made ? WriteKeyFileAtomically(path, (*made)->private_pem())
-                            : Result<>(MakeError(made.error()));
+    Result<> written =
+        made ? WriteSecretFile(path, (*made)->private_pem(), kWhat, Placement::kReplace)
+             : Result<>(MakeError(made.error()));
     if (!written) {
       rotation_failed_ = true;
       last_failed_rotation_ = now;

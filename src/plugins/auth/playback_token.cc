@@ -2,20 +2,18 @@
 
 #include "plugins/auth/base64url.h"
 
-#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 #include <utility>
 
 #include "core/api/random.h"
+#include "plugins/auth/secret_file.h"
 
 namespace sg::plugins::auth {
 namespace {
@@ -25,25 +23,9 @@ namespace fs = std::filesystem;
 constexpr std::size_t kMacBytes = 32;
 // version + expiry + two length bytes.
 constexpr std::size_t kHeaderBytes = 1 + 8 + 1 + 1;
-
-std::string ErrnoText(int error) { return std::system_category().message(error); }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) {
-      ::close(fd_);
-    }
-  }
-  int get() const { return fd_; }
-  int Release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
+constexpr std::string_view kWhat = "playback key file";
+// Far more than a key: a file of any size up to this is refused for its exact size.
+constexpr std::size_t kMaxKeyFileBytes = 4096;
 
 std::array<std::uint8_t, kMacBytes> Mac(const PlaybackKey& key, std::string_view data) {
   std::array<std::uint8_t, kMacBytes> mac{};
@@ -72,122 +54,36 @@ tl::unexpected<Error> Malformed() {
 // ---- key files
 
 Result<std::optional<PlaybackKey>> ReadKeyFile(const fs::path& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd.get() < 0) {
-    const int error = errno;
-    if (error == ENOENT) {
-      return std::optional<PlaybackKey>();
-    }
-    return MakeError(error == EACCES ? ErrorCode::kPermissionDenied : ErrorCode::kUnavailable,
-                     "cannot open playback key file {}: {}", path.string(), ErrnoText(error));
+  SG_ASSIGN_OR_RETURN(std::optional<std::string> text,
+                      ReadSecretFile(path, kWhat, kMaxKeyFileBytes));
+  if (!text) {
+    return std::optional<PlaybackKey>();
   }
-  struct stat info {};
-  if (::fstat(fd.get(), &info) != 0) {
-    return MakeError(ErrorCode::kUnavailable, "cannot stat playback key file {}: {}", path.string(),
-                     ErrnoText(errno));
-  }
-  if (!S_ISREG(info.st_mode)) {
-    return MakeError(ErrorCode::kInvalidArgument, "playback key file {} is not a regular file",
-                     path.string());
-  }
-  if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return MakeError(ErrorCode::kPermissionDenied,
-                     "playback key file {} is accessible by group or others (mode {:04o}); run "
-                     "`chmod 600 {}` and start again",
-                     path.string(), info.st_mode & 07777, path.string());
-  }
-  PlaybackKey::Bytes bytes{};
-  std::size_t have = 0;
-  // One byte more than a key, to notice a longer file.
-  std::array<std::uint8_t, kPlaybackKeyBytes + 1> buffer{};
-  while (have < buffer.size()) {
-    const ssize_t got = ::read(fd.get(), buffer.data() + have, buffer.size() - have);
-    if (got < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return MakeError(ErrorCode::kUnavailable, "cannot read playback key file {}: {}",
-                       path.string(), ErrnoText(errno));
-    }
-    if (got == 0) {
-      break;
-    }
-    have += static_cast<std::size_t>(got);
-  }
-  if (have != kPlaybackKeyBytes) {
-    OPENSSL_cleanse(buffer.data(), buffer.size());
+  if (text->size() != kPlaybackKeyBytes) {
+    OPENSSL_cleanse(text->data(), text->size());
     return MakeError(ErrorCode::kInvalidArgument,
                      "playback key file {} must hold exactly {} bytes; delete it to have a new "
                      "key generated (playback tokens in flight then stop verifying)",
                      path.string(), kPlaybackKeyBytes);
   }
-  std::memcpy(bytes.data(), buffer.data(), bytes.size());
-  OPENSSL_cleanse(buffer.data(), buffer.size());
+  PlaybackKey::Bytes bytes{};
+  std::memcpy(bytes.data(), text->data(), bytes.size());
+  OPENSSL_cleanse(text->data(), text->size());
   PlaybackKey key(bytes);
   OPENSSL_cleanse(bytes.data(), bytes.size());
   return std::optional<PlaybackKey>(std::move(key));
 }
 
-void SyncDirectory(const fs::path& directory) {
-  Fd dir(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir.get() >= 0) {
-    ::fsync(dir.get());
-  }
-}
-
-// Writes a fresh random key to a new temporary file beside `path` (mode exactly 0600,
-// fsynced) and returns the temporary file's path.
-Result<fs::path> WriteNewKeyFile(const fs::path& path) {
-  const fs::path directory = path.parent_path();
-  std::error_code fs_error;
-  fs::create_directories(directory, fs_error);
-  if (fs_error) {
-    return MakeError(ErrorCode::kUnavailable, "cannot create directory {}: {}", directory.string(),
-                     fs_error.message());
-  }
+/// Makes a fresh random key, hands its bytes to `write` and wipes them afterwards.
+template <class Write>
+auto WriteFreshKey(Write write) -> decltype(write(std::string_view())) {
   PlaybackKey::Bytes bytes{};
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
     return MakeError(ErrorCode::kUnavailable, "the OpenSSL random generator failed");
   }
-  fs::path temp = path;
-  temp += ".tmp-" + RandomHex(8);
-  // O_EXCL on a random name: never follows a planted symlink, never clobbers a stranger.
-  Fd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (fd.get() < 0) {
-    OPENSSL_cleanse(bytes.data(), bytes.size());
-    return MakeError(ErrorCode::kUnavailable, "cannot create {}: {}", temp.string(),
-                     ErrnoText(errno));
-  }
-  auto fail = [&](std::string what) -> Result<fs::path> {
-    const int error = errno;
-    OPENSSL_cleanse(bytes.data(), bytes.size());
-    ::unlink(temp.c_str());
-    return MakeError(ErrorCode::kUnavailable, "cannot {} {}: {}", what, temp.string(),
-                     ErrnoText(error));
-  };
-  // The umask cannot widen 0600, but an odd one could narrow it: make it exactly 0600.
-  if (::fchmod(fd.get(), 0600) != 0) {
-    return fail("chmod");
-  }
-  std::size_t written = 0;
-  while (written < bytes.size()) {
-    const ssize_t put = ::write(fd.get(), bytes.data() + written, bytes.size() - written);
-    if (put < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return fail("write");
-    }
-    written += static_cast<std::size_t>(put);
-  }
+  auto written = write(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   OPENSSL_cleanse(bytes.data(), bytes.size());
-  if (::fsync(fd.get()) != 0) {
-    return fail("fsync");
-  }
-  if (::close(fd.Release()) != 0) {
-    return fail("close");
-  }
-  return temp;
+  return written;
 }
 
 }  // namespace
@@ -204,17 +100,13 @@ Result<PlaybackKeys> LoadOrCreatePlaybackKeys(const fs::path& data_dir) {
   const fs::path path = PlaybackKeyPath(data_dir);
   SG_ASSIGN_OR_RETURN(std::optional<PlaybackKey> current, ReadKeyFile(path));
   if (!current) {
-    SG_ASSIGN_OR_RETURN(fs::path temp, WriteNewKeyFile(path));
-    // link(2) fails with EEXIST instead of replacing: when another process created the key
-    // meanwhile, everyone uses that one.
-    const int linked = ::link(temp.c_str(), path.c_str());
-    const int error = errno;
-    ::unlink(temp.c_str());
-    if (linked != 0 && error != EEXIST) {
-      return MakeError(ErrorCode::kUnavailable, "cannot create playback key file {}: {}",
-                       path.string(), ErrnoText(error));
+    // When another process created the key meanwhile, everyone uses that one.
+    auto created = WriteFreshKey([&](std::string_view key) {
+      return WriteSecretFile(path, key, kWhat, Placement::kCreateOnly);
+    });
+    if (!created && created.error().code != ErrorCode::kAlreadyExists) {
+      return MakeError(std::move(created).error());
     }
-    SyncDirectory(path.parent_path());
     SG_ASSIGN_OR_RETURN(current, ReadKeyFile(path));
     if (!current) {
       return MakeError(ErrorCode::kUnavailable, "playback key file {} vanished while created",
@@ -231,10 +123,12 @@ Result<> RotatePlaybackKey(const fs::path& data_dir) {
   const fs::path previous = PreviousPlaybackKeyPath(data_dir);
   // Make sure a valid current key exists (and is ours to rotate) before touching anything.
   SG_RETURN_IF_ERROR(LoadOrCreatePlaybackKeys(data_dir));
-  SG_ASSIGN_OR_RETURN(fs::path fresh, WriteNewKeyFile(path));
+  SG_ASSIGN_OR_RETURN(fs::path fresh, WriteFreshKey([&](std::string_view key) {
+                        return WriteSecretTempFile(path, key, kWhat);
+                      }));
   // current -> previous through a hard link, so that `path` never disappears.
   fs::path staged = previous;
-  staged += ".tmp-" + RandomHex(8);
+  staged += std::string(kSecretTempMarker) + RandomHex(8);
   if (::link(path.c_str(), staged.c_str()) != 0) {
     const int error = errno;
     ::unlink(fresh.c_str());
