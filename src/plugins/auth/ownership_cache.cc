@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "core/api/hex.h"
+
 namespace sg::plugins::auth {
 namespace {
 
@@ -39,7 +41,6 @@ OwnershipCache::OwnershipCache(const Clock& clock, OwnershipCacheOptions options
 }
 
 std::string OwnershipCache::Key(const BalanceQuery& query) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string key;
   key.reserve(query.chain.size() + query.contract.size() + query.owner.size() + 16 +
               query.token_ids.size() * 65);
@@ -53,10 +54,7 @@ std::string OwnershipCache::Key(const BalanceQuery& query) {
   AppendLower(key, query.owner);
   for (const Uint256& id : query.token_ids) {
     key.push_back('\x1f');
-    for (std::uint8_t byte : id.bytes) {
-      key.push_back(kHex[byte >> 4]);
-      key.push_back(kHex[byte & 0x0f]);
-    }
+    key.append(HexEncode(id.bytes));
   }
   return key;
 }

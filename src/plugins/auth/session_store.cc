@@ -12,6 +12,8 @@
 #include "plugins/auth/base64url.h"
 #include "support/sqlite/sqlite_support.h"
 
+#include "core/api/hex.h"
+
 namespace sg::plugins::auth {
 namespace {
 
@@ -114,14 +116,7 @@ std::string NewRefreshToken() {
 std::string TokenHash(std::string_view token) {
   std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
   SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest.data());
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(digest.size() * 2);
-  for (unsigned char byte : digest) {
-    hex.push_back(kHex[byte >> 4]);
-    hex.push_back(kHex[byte & 0x0f]);
-  }
-  return hex;
+  return HexEncode(digest);
 }
 
 Result<> CheckRefreshTokenShape(std::string_view token) {

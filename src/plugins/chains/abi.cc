@@ -4,25 +4,16 @@
 
 #include <algorithm>
 
+#include "core/api/hex.h"
+#include "support/eth/eth_crypto.h"
 namespace sg::plugins::chains {
 namespace {
 
 constexpr std::size_t kWordSize = 32;
 
-int HexDigit(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
+void AppendWord(std::string& out, const std::uint8_t* data) {
+  out += HexEncode(std::span<const std::uint8_t>(data, kWordSize));
 }
-
-void AppendWord(std::string& out, const std::uint8_t* data) { out += HexEncode(data, kWordSize); }
 
 void AppendUint(std::string& out, std::uint64_t value) {
   Uint256 word = Uint256::FromU64(value);
@@ -54,7 +45,7 @@ Result<std::size_t> ReadSize(const std::vector<std::uint8_t>& data, std::size_t 
 }
 
 Result<std::vector<std::uint8_t>> DecodeReturn(std::string_view result) {
-  SG_ASSIGN_OR_RETURN(std::vector<std::uint8_t> data, HexDecode(result));
+  SG_ASSIGN_OR_RETURN(std::vector<std::uint8_t> data, eth::FromHex(result));
   if (data.empty()) {
     return MakeError(ErrorCode::kInvalidArgument, "returned no data (not a contract?)");
   }
@@ -74,8 +65,8 @@ Result<Address> ParseAddress(std::string_view text, std::string_view what) {
   }
   Address address{};
   for (std::size_t i = 0; i < 20; ++i) {
-    int high = HexDigit(text[2 + 2 * i]);
-    int low = HexDigit(text[3 + 2 * i]);
+    int high = HexDigitValue(text[2 + 2 * i]);
+    int low = HexDigitValue(text[3 + 2 * i]);
     if (high < 0 || low < 0) {
       return MakeError(ErrorCode::kInvalidArgument,
                        "{}: expected an address (0x and 40 hex digits), got \"{}\"", what, text);
@@ -85,40 +76,7 @@ Result<Address> ParseAddress(std::string_view text, std::string_view what) {
   return address;
 }
 
-std::string FormatAddress(const Address& address) {
-  return "0x" + HexEncode(address.data(), address.size());
-}
-
-std::string HexEncode(const std::uint8_t* data, std::size_t size) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out.push_back(kDigits[data[i] >> 4]);
-    out.push_back(kDigits[data[i] & 0x0F]);
-  }
-  return out;
-}
-
-Result<std::vector<std::uint8_t>> HexDecode(std::string_view text) {
-  if (text.size() < 2 || text[0] != '0' || (text[1] != 'x' && text[1] != 'X')) {
-    return MakeError(ErrorCode::kInvalidArgument, "expected 0x-prefixed hex");
-  }
-  text.remove_prefix(2);
-  if (text.size() % 2 != 0) {
-    return MakeError(ErrorCode::kInvalidArgument, "odd number of hex digits");
-  }
-  std::vector<std::uint8_t> bytes(text.size() / 2);
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    int high = HexDigit(text[2 * i]);
-    int low = HexDigit(text[2 * i + 1]);
-    if (high < 0 || low < 0) {
-      return MakeError(ErrorCode::kInvalidArgument, "not a hex digit at position {}", 2 + 2 * i);
-    }
-    bytes[i] = static_cast<std::uint8_t>(high << 4 | low);
-  }
-  return bytes;
-}
+std::string FormatAddress(const Address& address) { return "0x" + HexEncode(address); }
 
 std::string EncodeBalanceOf(const Address& owner) {
   std::string out = fmt::format("0x{}", kBalanceOfSelector);
@@ -160,7 +118,7 @@ std::string EncodeIsValidSignature(const std::array<std::uint8_t, 32>& hash,
   AppendUint(out, signature.size());
   std::vector<std::uint8_t> padded = signature;
   padded.resize((signature.size() + kWordSize - 1) / kWordSize * kWordSize, 0);
-  out += HexEncode(padded.data(), padded.size());
+  out += HexEncode(padded);
   return out;
 }
 

@@ -29,11 +29,6 @@ Result<Address> ParseAddress(std::string_view text, std::string_view what);
 /// Lower-case "0x..." form.
 std::string FormatAddress(const Address& address);
 
-/// Lower-case hex of `bytes`, without "0x".
-std::string HexEncode(const std::uint8_t* data, std::size_t size);
-/// Decodes "0x" + an even number of hex digits. kInvalidArgument otherwise.
-Result<std::vector<std::uint8_t>> HexDecode(std::string_view text);
-
 /// Calldata as "0x..." text for eth_call's `data`.
 std::string EncodeBalanceOf(const Address& owner);
 std::string EncodeOwnerOf(const Uint256& token_id);

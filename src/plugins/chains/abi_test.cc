@@ -1,5 +1,8 @@
 #include "plugins/chains/abi.h"
 
+#include "core/api/hex.h"
+#include "support/eth/eth_crypto.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -151,13 +154,13 @@ TEST(AbiTest, AddressesMustBe0xAnd40HexDigits) {
 
 TEST(AbiTest, HexRoundTrips) {
   std::vector<std::uint8_t> bytes = {0x00, 0x7f, 0x80, 0xff};
-  std::string hex = "0x" + HexEncode(bytes.data(), bytes.size());
+  std::string hex = "0x" + HexEncode(bytes);
   EXPECT_EQ(hex, "0x007f80ff");
-  auto decoded = HexDecode("0x007F80fF");
+  auto decoded = eth::FromHex("0x007F80fF");
   ASSERT_TRUE(decoded);
   EXPECT_EQ(*decoded, bytes);
-  EXPECT_FALSE(HexDecode("0x123"));
-  EXPECT_FALSE(HexDecode("007f"));
+  EXPECT_FALSE(eth::FromHex("0x123"));
+  EXPECT_FALSE(eth::FromHex("007f"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "plugins/chains/abi.h"
+#include "support/eth/eth_crypto.h"
 
 namespace sg::plugins::chains {
 namespace {
@@ -195,7 +196,7 @@ Result<bool> EvmChainReader::IsValidSignature(std::string_view chain, std::strin
     return MakeError(ErrorCode::kInvalidArgument, "signature longer than {} bytes",
                      kMaxSignatureBytes);
   }
-  auto bytes = HexDecode(signature);
+  auto bytes = eth::FromHex(signature);
   if (!bytes) {
     return MakeError(ErrorCode::kInvalidArgument, "signature: {}", bytes.error().message);
   }

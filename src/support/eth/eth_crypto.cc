@@ -7,28 +7,15 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "core/api/hex.h"
+
 namespace sg::eth {
 namespace {
-
-constexpr std::string_view kHexDigits = "0123456789abcdef";
 
 // n / 2 for secp256k1, big-endian: EIP-2 accepts only s <= n/2.
 constexpr std::array<std::uint8_t, 32> kHalfOrder = {
     0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
     0x5D, 0x57, 0x6E, 0x73, 0x57, 0xA4, 0x50, 0x1D, 0xDF, 0xE9, 0x2F, 0x46, 0x68, 0x1B, 0x20, 0xA0};
-
-int HexValue(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // Decodes exactly out.size() bytes from 2 * out.size() hex digits; false on a non-hex digit.
 bool DecodeHexInto(std::string_view digits, std::span<std::uint8_t> out) noexcept {
@@ -36,8 +23,8 @@ bool DecodeHexInto(std::string_view digits, std::span<std::uint8_t> out) noexcep
     return false;
   }
   for (std::size_t i = 0; i < out.size(); ++i) {
-    int high = HexValue(digits[2 * i]);
-    int low = HexValue(digits[2 * i + 1]);
+    int high = HexDigitValue(digits[2 * i]);
+    int low = HexDigitValue(digits[2 * i + 1]);
     if (high < 0 || low < 0) {
       return false;
     }
@@ -215,16 +202,7 @@ bool IsChecksummed(std::string_view text) {
   return address && ChecksumAddress(*address) == text;
 }
 
-std::string ToHex(std::span<const std::uint8_t> bytes) {
-  std::string out;
-  out.reserve(2 + bytes.size() * 2);
-  out.append("0x");
-  for (std::uint8_t byte : bytes) {
-    out.push_back(kHexDigits[byte >> 4]);
-    out.push_back(kHexDigits[byte & 0x0F]);
-  }
-  return out;
-}
+std::string ToHex(std::span<const std::uint8_t> bytes) { return "0x" + HexEncode(bytes); }
 
 Result<std::vector<std::uint8_t>> FromHex(std::string_view text) {
   if (!HasHexPrefix(text)) {

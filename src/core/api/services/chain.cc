@@ -1,25 +1,13 @@
 #include "core/api/services/chain.h"
 
 #include <algorithm>
+#include "core/api/hex.h"
 
 namespace sg {
 namespace {
 
 constexpr std::size_t kMaxDecimalDigits = 78;  // 2^256 - 1 has 78 digits
 constexpr std::size_t kMaxHexDigits = 64;
-
-int HexValue(char c) noexcept {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 // value = value * 10 + digit; false when the result does not fit in 256 bits.
 bool MultiplyAdd(std::array<std::uint8_t, 32>& bytes, unsigned digit) noexcept {
@@ -76,7 +64,7 @@ Result<Uint256> Uint256::FromHex(std::string_view text) {
   Uint256 result;
   // Fill from the least significant digit: digit k from the end is nibble k.
   for (std::size_t k = 0; k < digits.size(); ++k) {
-    int value = HexValue(digits[digits.size() - 1 - k]);
+    int value = HexDigitValue(digits[digits.size() - 1 - k]);
     if (value < 0) {
       return MakeError(ErrorCode::kInvalidArgument, "expected hex digits, got \"{}\"",
                        text.substr(0, 80));
