@@ -15,35 +15,10 @@ for tool in wrk nginx; do
 done
 [[ -x build/streamgate ]] || { echo "missing build/streamgate: run scripts/build" >&2; exit 1; }
 
-# nginx: same number of workers as StreamGate's I/O threads, no access log (StreamGate's
-# access log is off too), keep-alive as wrk uses it.
-sg_port=$(free_port); nginx_port=$(free_port)
-mkdir -p "$work/www" "$work/nginx"
-# nginx workers run as www-data: they must be able to read the file (mktemp -d is 0700).
-chmod 755 "$work" "$work/www"
+sg_port=$(free_port)
+mkdir -p "$work/www"
 printf '{"status":"ok"}' > "$work/www/healthz"
-cat > "$work/nginx/nginx.conf" <<CONF
-worker_processes 2;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location = /healthz { default_type application/json; alias $work/www/healthz; }
-  }
-}
-CONF
-"$nginx_bin" -c "$work/nginx/nginx.conf" &
-pids+=($!)
+start_nginx "" "location = /healthz { default_type application/json; alias $work/www/healthz; }"
 
 STREAMGATE_GATEWAY__ACCESS_LOG=false STREAMGATE_GATEWAY__IO_THREADS=2 STREAMGATE_LOG__LEVEL=warn \
   build/streamgate serve --listen "127.0.0.1:$sg_port" --data-dir "$work/data" \

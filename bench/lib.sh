@@ -107,3 +107,34 @@ upload_ready() {  # name -> prints the id of a new content once it is ready
   [[ "$status" == ready ]] || { echo "content $id is $status, not ready" >&2; return 1; }
   echo "$id"
 }
+
+# ---- nginx, the reference: as many workers as StreamGate's I/O threads, no access log,
+# keep-alive as wrk uses it. Runs as root so its workers read the work folder (0700).
+start_nginx() {  # http_extra server_body -> sets nginx_port; stopped at exit
+  nginx_port=$(free_port)
+  mkdir -p "$work/nginx"
+  cat > "$work/nginx/nginx.conf" <<CONF
+user root;
+worker_processes 2;
+daemon off;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  $1
+  server {
+    listen 127.0.0.1:$nginx_port;
+    $2
+  }
+}
+CONF
+  "$nginx_bin" -c "$work/nginx/nginx.conf" &
+  pids+=($!)
+}

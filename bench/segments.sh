@@ -29,34 +29,10 @@ head -c 65536 /dev/urandom > "$media/segment_0.m4s"
 head -c 1048576 /dev/urandom > "$media/segment_1.m4s"
 
 # ---- nginx: the same URLs over the same files; 2 workers like StreamGate's 2 I/O threads.
-nginx_port=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/nginx.conf" <<CONF
-user root;
-worker_processes 2;
-daemon off;
-pid $work/nginx/nginx.pid;
-error_log $work/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
+start_nginx 'sendfile on;
   tcp_nopush on;
-  keepalive_requests 1000000;
-  client_body_temp_path $work/nginx/body;
-  proxy_temp_path $work/nginx/proxy;
-  fastcgi_temp_path $work/nginx/fastcgi;
-  uwsgi_temp_path $work/nginx/uwsgi;
-  scgi_temp_path $work/nginx/scgi;
-  types { video/mp4 m4s mp4; }
-  server {
-    listen 127.0.0.1:$nginx_port;
-    location /api/v1/streaming/$id/ { alias $work/data/objects/media/$id/; }
-  }
-}
-CONF
-"$nginx_bin" -c "$work/nginx/nginx.conf" &
-pids+=($!)
+  types { video/mp4 m4s mp4; }' \
+  "location /api/v1/streaming/$id/ { alias $work/data/objects/media/$id/; }"
 wait_http "http://127.0.0.1:$nginx_port/api/v1/streaming/$id/240p/segment_0.m4s"
 
 printf '%-22s %12s %10s %12s %10s %9s %9s\n' segment "nginx req/s" "p99 ms" "SG req/s" "p99 ms" \
