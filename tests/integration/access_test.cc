@@ -212,6 +212,9 @@ TEST_F(AccessIntegrationTest, HoldersWatchGatedContentThroughPlaybackTokensAndOt
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
   EXPECT_NE(bad->body.find("contract"), std::string::npos) << bad->body;
+  // Refused writes change nothing: the content is still public, its manifest still open.
+  EXPECT_EQ(Send("GET", "/api/v1/content/" + id + "/policy")->body, R"({"public":true})");
+  EXPECT_EQ(Send("GET", "/api/v1/streaming/" + id + "/manifest.m3u8")->status, 200);
   auto set = PutPolicy(id, Erc721Policy(kChainA), server_->ApiKey());
   ASSERT_TRUE(set);
   ASSERT_EQ(set->status, 200) << set->body;
