@@ -383,9 +383,7 @@ class AuthPlugin final : public Plugin {
     }
     SG_ASSIGN_OR_RETURN(auto record, store_->GetContent(id));
     const Principal& caller = request.principal;
-    const bool manager =
-        caller.HasRole("admin") || (!caller.anonymous() && caller.id == record.owner);
-    if (record.visibility == "private" && !manager) {
+    if (record.visibility == "private" && !IsOwnerOrAdmin(caller, record)) {
       return MakeError(ErrorCode::kNotFound, "content {} does not exist", id);
     }
     return record;
@@ -408,7 +406,7 @@ class AuthPlugin final : public Plugin {
       return MakeError(ErrorCode::kUnauthenticated, "sign in to change an access policy");
     }
     SG_ASSIGN_OR_RETURN(auto record, Visible(request));
-    if (!caller.HasRole("admin") && caller.id != record.owner) {
+    if (!IsOwnerOrAdmin(caller, record)) {
       return MakeError(ErrorCode::kPermissionDenied,
                        "only the owner or an admin may change the policy of content {}", record.id);
     }

@@ -14,10 +14,6 @@ constexpr std::size_t kMaxParsedPolicies = 4096;
 
 bool IsPrivate(const ContentRecord& content) { return content.visibility == "private"; }
 
-bool IsOwnerOrAdmin(const ContentRecord& content, const Principal& viewer) {
-  return viewer.HasRole("admin") || (!viewer.anonymous() && viewer.id == content.owner);
-}
-
 }  // namespace
 
 std::string LowerAscii(std::string_view text) {
@@ -78,11 +74,11 @@ Result<Decision> PolicyAccessDecider::Evaluate(const AccessPolicy& policy,
 }
 
 Result<> PolicyAccessDecider::MayPlay(const ContentRecord& content, const Principal& viewer) {
-  if (IsPrivate(content) && !IsOwnerOrAdmin(content, viewer)) {
+  if (IsPrivate(content) && !IsOwnerOrAdmin(viewer, content)) {
     // Private content answers exactly like absent content.
     return MakeError(ErrorCode::kNotFound, "content {} does not exist", content.id);
   }
-  if (content.access_policy.empty() || IsOwnerOrAdmin(content, viewer)) {
+  if (content.access_policy.empty() || IsOwnerOrAdmin(viewer, content)) {
     return {};
   }
   SG_ASSIGN_OR_RETURN(auto policy, Parsed(content.access_policy));

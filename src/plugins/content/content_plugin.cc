@@ -31,10 +31,6 @@ constexpr std::size_t kMaxLimit = 100;
 
 bool IsAdmin(const Principal& principal) { return principal.HasRole("admin"); }
 
-bool CanManage(const Principal& principal, const ContentRecord& record) {
-  return IsAdmin(principal) || (!principal.anonymous() && principal.id == record.owner);
-}
-
 // Private content is answered exactly like absent content, so its existence never leaks.
 Error NotFound(std::string_view id) {
   return Error{ErrorCode::kNotFound, fmt::format("content {} does not exist", id)};
@@ -170,7 +166,7 @@ class ContentPlugin final : public Plugin {
       return MakeError(ErrorCode::kInvalidArgument, "invalid content id");
     }
     SG_ASSIGN_OR_RETURN(auto record, store_->GetContent(id));
-    if (record.visibility == "private" && !CanManage(request.principal, record)) {
+    if (record.visibility == "private" && !IsOwnerOrAdmin(request.principal, record)) {
       return MakeError(NotFound(id));
     }
     return record;
@@ -186,7 +182,7 @@ class ContentPlugin final : public Plugin {
       return MakeError(ErrorCode::kUnauthenticated, "sign in to change content");
     }
     SG_ASSIGN_OR_RETURN(auto record, Visible(request));
-    if (!CanManage(request.principal, record)) {
+    if (!IsOwnerOrAdmin(request.principal, record)) {
       return MakeError(ErrorCode::kPermissionDenied,
                        "only the owner or an admin may change content {}", record.id);
     }

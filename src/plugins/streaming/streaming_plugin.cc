@@ -31,8 +31,6 @@ namespace json = boost::json;
 constexpr std::string_view kHlsType = "application/vnd.apple.mpegurl";
 constexpr std::string_view kDashType = "application/dash+xml";
 
-bool IsAdmin(const Principal& principal) { return principal.HasRole("admin"); }
-
 // The embedded decider: visibility only. Private content is answered like absent content.
 class VisibilityDecider final : public AccessDecider {
  public:
@@ -40,7 +38,7 @@ class VisibilityDecider final : public AccessDecider {
     if (content.visibility != "private") {
       return {};
     }
-    if (IsAdmin(viewer) || (!viewer.anonymous() && viewer.id == content.owner)) {
+    if (IsOwnerOrAdmin(viewer, content)) {
       return {};
     }
     return MakeError(ErrorCode::kNotFound, "content {} does not exist", content.id);

@@ -12,6 +12,12 @@
 
 namespace sg {
 
+/// The content's owner or an admin: who may change a content (metadata, visibility, access
+/// policy) and who always sees and plays it. The one statement of that rule.
+inline bool IsOwnerOrAdmin(const Principal& principal, const ContentRecord& content) noexcept {
+  return principal.HasRole("admin") || (!principal.anonymous() && principal.id == content.owner);
+}
+
 class AccessDecider {
  public:
   static constexpr std::string_view kServiceName = "AccessDecider";
