@@ -117,6 +117,12 @@ class AccessIntegrationTest : public MediaIntegrationTest {
 TEST_F(AccessIntegrationTest, WalletsSignInAndEveryBadMessageIsRefused) {
   StartGatedServer();
 
+  // The nonce tells a client which chains a message may name (the web app switches to one).
+  auto nonce = Send("GET", "/api/v1/auth/nonce");
+  ASSERT_TRUE(nonce && nonce->status == 200);
+  EXPECT_EQ(json::serialize(json::parse(nonce->body).at("chains")),
+            fmt("[\"", kChainA, "\",\"", kChainB, "\"]"));
+
   // A holder signs in: an ES256 access token whose subject is the CAIP-10 account.
   auto signed_in = Verify(Fields(1));
   ASSERT_TRUE(signed_in);

@@ -263,7 +263,9 @@ class AuthPlugin final : public Plugin {
     json::object body{
         {"nonce", nonce},
         {"expires_in", std::chrono::duration_cast<std::chrono::seconds>(config_.nonce_ttl).count()},
-        {"domains", json::value_from(config_.domains)}};
+        {"domains", json::value_from(config_.domains)},
+        // The chains a sign-in message may name, so a client can ask its wallet to switch.
+        {"chains", json::value_from(chains_ ? chains_->ChainIds() : std::vector<std::string>{})}};
     auto response = HttpResponse::Json(200, json::serialize(body));
     response.SetHeader("Cache-Control", "no-store");
     return response;

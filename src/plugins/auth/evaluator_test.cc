@@ -498,6 +498,7 @@ TEST_F(EvaluatorTest, FailedAnswersAreNotCached) {
 class ShortReader final : public ChainReader {
  public:
   bool HasChain(std::string_view) const override { return true; }
+  std::vector<std::string> ChainIds() const override { return {"eip155:1"}; }
   Result<std::vector<BalanceAnswer>> Balances(const std::vector<BalanceQuery>& queries) override {
     std::vector<BalanceAnswer> answers(queries.size());
     for (auto& answer : answers) {

@@ -43,6 +43,7 @@ class FakeChainReader final : public ChainReader {
   bool HasChain(std::string_view chain) const override {
     return chains_.count(std::string(chain)) > 0;
   }
+  std::vector<std::string> ChainIds() const override { return {chains_.begin(), chains_.end()}; }
 
   Result<std::vector<BalanceAnswer>> Balances(const std::vector<BalanceQuery>& queries) override {
     std::lock_guard lock(mutex_);

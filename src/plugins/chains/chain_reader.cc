@@ -64,6 +64,14 @@ bool EvmChainReader::HasChain(std::string_view chain) const {
   return clients_.find(chain) != clients_.end();
 }
 
+std::vector<std::string> EvmChainReader::ChainIds() const {
+  std::vector<std::string> ids;
+  for (const auto& entry : clients_) {
+    ids.emplace_back(entry.first);  // the map keeps them sorted
+  }
+  return ids;
+}
+
 Result<ChainClient*> EvmChainReader::ClientFor(std::string_view chain) const {
   auto it = clients_.find(chain);
   if (it == clients_.end()) {

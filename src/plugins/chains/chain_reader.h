@@ -35,6 +35,7 @@ class EvmChainReader final : public ChainReader {
                  MetricsRegistry& metrics);
 
   bool HasChain(std::string_view chain) const override;
+  std::vector<std::string> ChainIds() const override;
   Result<std::vector<BalanceAnswer>> Balances(const std::vector<BalanceQuery>& queries) override;
   /// `signature` is 0x-prefixed hex (as SIWE carries it), at most kMaxSignatureBytes.
   Result<bool> IsValidSignature(std::string_view chain, std::string_view wallet,

@@ -277,6 +277,7 @@ TEST_F(ChainReaderTest, MalformedQueriesFailBeforeAnyRequest) {
   EXPECT_THAT(unknown.error().message, HasSubstr("eip155:5"));
   EXPECT_TRUE(reader->HasChain("eip155:1"));
   EXPECT_FALSE(reader->HasChain("eip155:5"));
+  EXPECT_EQ(reader->ChainIds(), std::vector<std::string>{"eip155:1"});
 }
 
 TEST_F(ChainReaderTest, FailsOverToTheNextUrl) {

@@ -71,6 +71,9 @@ json::object ContentToJson(const ContentRecord& record) {
   out["height"] = record.height;
   out["frame_rate"] = record.frame_rate;
   out["has_poster"] = !record.poster_key.empty();
+  out["poster_url"] = record.poster_key.empty()
+                          ? json::value(nullptr)
+                          : json::value("/api/v1/content/" + record.id + "/poster.jpg");
   // Whether watching needs a token condition (the policy itself: GET .../policy).
   out["gated"] = !record.access_policy.empty() && record.access_policy != R"({"public":true})";
   out["created_at"] = FormatRfc3339(record.created_at);

@@ -94,6 +94,9 @@ class ContentPlugin final : public Plugin {
     SG_RETURN_IF_ERROR(router->AddRoute(
         "GET", "/api/v1/content/{id}/events", [this](const HttpRequest& r) { return Events(r); },
         read));
+    SG_RETURN_IF_ERROR(router->AddRoute(
+        "GET", "/api/v1/content/{id}/poster.jpg",
+        [this](const HttpRequest& r) { return Poster(r); }, read));
     return {};
   }
 
@@ -236,6 +239,32 @@ class ContentPlugin final : public Plugin {
     response.SetHeader("Cache-Control", "no-cache");
     response.SetHeader("X-Accel-Buffering", "no");  // nginx in front must not buffer it
     response.stream = std::move(stream);
+    return response;
+  }
+
+  // The poster the transcode extracted, to whoever may see the content's metadata: a gated
+  // video shows its poster like its title (the policy guards the media, not the listing).
+  // Sent from the store by sendfile; revalidated by ETag.
+  Result<HttpResponse> Poster(const HttpRequest& request) {
+    SG_ASSIGN_OR_RETURN(auto record, Visible(request));
+    if (record.poster_key.empty()) {
+      return MakeError(ErrorCode::kNotFound, "content {} has no poster (yet)", record.id);
+    }
+    SG_ASSIGN_OR_RETURN(auto reader, objects_->Get(record.poster_key));
+    const std::string etag = "\"" + reader->info().etag + "\"";
+    HttpResponse response;
+    response.SetHeader("ETag", etag);
+    response.SetHeader("Last-Modified", FormatHttpDate(reader->info().modified));
+    // Shared caches may keep public posters; others only in the viewer's own browser.
+    response.SetHeader("Cache-Control", record.visibility == "public" ? "public, max-age=300"
+                                                                      : "private, max-age=300");
+    if (NotModified(request.Header("If-None-Match"), request.Header("If-Modified-Since"), etag,
+                    reader->info().modified)) {
+      response.status = 304;
+      return response;
+    }
+    response.SetHeader("Content-Type", "image/jpeg");
+    response.object = std::move(reader);
     return response;
   }
 

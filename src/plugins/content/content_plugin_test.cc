@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <filesystem>
 #include <map>
@@ -179,7 +180,8 @@ TEST_F(ContentPluginTest, RoutesBlockAndUseReadOrWriteBuckets) {
                                               {"GET /api/v1/content/{id}", "read"},
                                               {"PATCH /api/v1/content/{id}", "write"},
                                               {"DELETE /api/v1/content/{id}", "write"},
-                                              {"GET /api/v1/content/{id}/events", "read"}};
+                                              {"GET /api/v1/content/{id}/events", "read"},
+                                              {"GET /api/v1/content/{id}/poster.jpg", "read"}};
   ASSERT_EQ(router_->routes.size(), expected.size());
   for (const auto& [key, rate_class] : expected) {
     ASSERT_EQ(router_->routes.count(key), 1u) << key;
@@ -258,6 +260,89 @@ TEST_F(ContentPluginTest, GetShowsTheWholeRecord) {
   EXPECT_EQ(body.at("updated_at").as_string(), "2026-03-04T05:00:06.007Z");
   EXPECT_EQ(body.at("probe").at("format").at("duration").as_string(), "12.5");
   EXPECT_FALSE(body.contains("object_key"));  // storage layout is not part of the API
+}
+
+class ContentPosterTest : public ContentPluginTest {
+ protected:
+  Result<HttpResponse> GetPoster(const std::string& id, const Principal& principal,
+                                 std::optional<std::string> if_none_match = std::nullopt) {
+    HttpRequest request;
+    request.method = "GET";
+    request.path = "/api/v1/content/" + id + "/poster.jpg";
+    request.path_params = {{"id", id}};
+    request.principal = principal;
+    if (if_none_match) {
+      request.headers.emplace_back("If-None-Match", *if_none_match);
+    }
+    return router_->routes.at("GET /api/v1/content/{id}/poster.jpg").first(request);
+  }
+
+  // A content whose transcode left a poster (the JPEG bytes are not inspected).
+  ContentRecord WithPoster(std::string visibility) {
+    ContentRecord c = Seed("alice", std::move(visibility));
+    const std::string key = "media/" + c.id + "/poster.jpg";
+    StringSource jpeg("\xff\xd8 poster bytes");
+    EXPECT_TRUE(objects_->Put(key, jpeg));
+    ContentPatch patch;
+    patch.poster_key = key;
+    EXPECT_TRUE(store_->UpdateContent(c.id, patch));
+    return c;
+  }
+
+  static std::string BodyOf(HttpResponse& response) {
+    std::string out;
+    std::array<char, 64> buffer{};
+    while (true) {
+      auto n = response.object->Read(buffer);
+      if (!n || *n == 0) {
+        break;
+      }
+      out.append(buffer.data(), *n);
+    }
+    return out;
+  }
+};
+
+TEST_F(ContentPosterTest, ServesThePosterWithAnEtagAndItsUrlIsInTheRecord) {
+  ContentRecord c = WithPoster("public");
+  auto response = GetPoster(c.id, kAnonymous);
+  ASSERT_EQ(StatusOf(response), 200);
+  ASSERT_TRUE(response->object);
+  EXPECT_EQ(BodyOf(*response), "\xff\xd8 poster bytes");
+  EXPECT_EQ(FindHeader(response->headers, "Content-Type").value_or(""), "image/jpeg");
+  EXPECT_EQ(FindHeader(response->headers, "Cache-Control").value_or(""), "public, max-age=300");
+  const std::string etag(FindHeader(response->headers, "ETag").value_or(""));
+  ASSERT_FALSE(etag.empty());
+
+  auto again = GetPoster(c.id, kAnonymous, etag);
+  ASSERT_EQ(StatusOf(again), 304);
+  EXPECT_FALSE(again->object);
+
+  auto record = json::parse(Call("GET", c.id, kAnonymous)->body);
+  EXPECT_EQ(record.at("poster_url").as_string(), "/api/v1/content/" + c.id + "/poster.jpg");
+}
+
+TEST_F(ContentPosterTest, NoPosterYetIs404AndTheUrlIsNull) {
+  ContentRecord c = Seed("alice", "public");
+  auto response = GetPoster(c.id, kAnonymous);
+  EXPECT_EQ(StatusOf(response), 404);
+  EXPECT_EQ(response.error().message, "content " + c.id + " has no poster (yet)");
+  auto record = json::parse(Call("GET", c.id, kAnonymous)->body);
+  EXPECT_TRUE(record.at("poster_url").is_null());
+}
+
+TEST_F(ContentPosterTest, PrivatePostersAreOnlyForTheOwnerAndAdminsAndNotSharedCaches) {
+  ContentRecord c = WithPoster("private");
+  EXPECT_EQ(StatusOf(GetPoster(c.id, kAnonymous)), 404);
+  EXPECT_EQ(StatusOf(GetPoster(c.id, kBob)), 404);
+  EXPECT_EQ(StatusOf(GetPoster(c.id, kAdmin)), 200);
+  auto own = GetPoster(c.id, kAlice);
+  ASSERT_EQ(StatusOf(own), 200);
+  EXPECT_EQ(FindHeader(own->headers, "Cache-Control").value_or(""), "private, max-age=300");
+}
+
+TEST_F(ContentPosterTest, MalformedIdsAre400) {
+  EXPECT_EQ(StatusOf(GetPoster("../etc", kAdmin)), 400);
 }
 
 TEST_F(ContentPluginTest, MissingProbeIsNull) {

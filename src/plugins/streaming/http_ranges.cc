@@ -33,15 +33,6 @@ bool ParseNumber(std::string_view text, std::uint64_t& value) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
-// Weak comparison (RFC 9110 §8.8.3.2): W/"x" matches "x".
-std::string_view Opaque(std::string_view tag) {
-  tag = Trim(tag);
-  if (tag.starts_with("W/")) {
-    tag.remove_prefix(2);
-  }
-  return tag;
-}
-
 }  // namespace
 
 RangeDecision ParseRange(std::string_view header, std::uint64_t length) {
@@ -100,34 +91,6 @@ std::string ContentRangeHeader(const RangeDecision& decision, std::uint64_t leng
     return fmt::format("bytes {}-{}/{}", decision.span.first, decision.span.last, length);
   }
   return fmt::format("bytes */{}", length);
-}
-
-bool NotModified(std::optional<std::string_view> if_none_match,
-                 std::optional<std::string_view> if_modified_since, std::string_view etag,
-                 WallTime last_modified) {
-  if (if_none_match) {
-    std::string_view list = *if_none_match;
-    if (Trim(list) == "*") {
-      return true;
-    }
-    while (!list.empty()) {
-      auto comma = list.find(',');
-      if (Opaque(list.substr(0, comma)) == Opaque(etag)) {
-        return true;
-      }
-      if (comma == std::string_view::npos) {
-        break;
-      }
-      list.remove_prefix(comma + 1);
-    }
-    return false;  // If-None-Match present: If-Modified-Since is not consulted
-  }
-  if (if_modified_since) {
-    auto since = ParseHttpDate(Trim(*if_modified_since));
-    // HTTP dates have whole seconds: compare at that resolution.
-    return since && std::chrono::floor<std::chrono::seconds>(last_modified) <= *since;
-  }
-  return false;
 }
 
 bool RangeStillValid(std::optional<std::string_view> if_range, std::string_view etag,

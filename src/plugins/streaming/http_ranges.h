@@ -44,12 +44,6 @@ RangeDecision ParseRange(std::string_view header, std::uint64_t length);
 /// "bytes 0-99/1000"; for unsatisfiable ranges "bytes */1000".
 std::string ContentRangeHeader(const RangeDecision& decision, std::uint64_t length);
 
-/// Whether the request's validators say the client's copy is current (answer 304).
-/// `etag` is the quoted entity tag we send ("\"abc\"").
-bool NotModified(std::optional<std::string_view> if_none_match,
-                 std::optional<std::string_view> if_modified_since, std::string_view etag,
-                 WallTime last_modified);
-
 /// Whether a Range may be honoured given If-Range (absent → yes).
 bool RangeStillValid(std::optional<std::string_view> if_range, std::string_view etag,
                      WallTime last_modified);

@@ -61,6 +61,8 @@ class ChainReader {
 
   /// Whether `chain` (CAIP-2, "eip155:<id>") is configured.
   virtual bool HasChain(std::string_view chain) const = 0;
+  /// Every configured chain (CAIP-2), sorted: what a wallet may sign in with.
+  virtual std::vector<std::string> ChainIds() const = 0;
 
   /// Reads every query, batching the calls of each chain into JSON-RPC batch requests.
   /// Answers are in query order. kInvalidArgument for a malformed query or an unknown

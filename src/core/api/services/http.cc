@@ -28,6 +28,25 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+std::string_view TrimBlanks(std::string_view text) noexcept {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+// Weak comparison (RFC 9110 §8.8.3.2): W/"x" matches "x".
+std::string_view OpaqueTag(std::string_view tag) noexcept {
+  tag = TrimBlanks(tag);
+  if (tag.starts_with("W/")) {
+    tag.remove_prefix(2);
+  }
+  return tag;
+}
+
 }  // namespace
 
 std::optional<std::string_view> FindHeader(const HttpHeaders& headers,
@@ -183,6 +202,34 @@ Result<std::size_t> ParseLimit(std::optional<std::string_view> text, std::size_t
     return MakeError(ErrorCode::kInvalidArgument, "limit must be an integer 1..{}", max_limit);
   }
   return limit;
+}
+
+bool NotModified(std::optional<std::string_view> if_none_match,
+                 std::optional<std::string_view> if_modified_since, std::string_view etag,
+                 WallTime last_modified) {
+  if (if_none_match) {
+    std::string_view list = *if_none_match;
+    if (TrimBlanks(list) == "*") {
+      return true;
+    }
+    while (!list.empty()) {
+      auto comma = list.find(',');
+      if (OpaqueTag(list.substr(0, comma)) == OpaqueTag(etag)) {
+        return true;
+      }
+      if (comma == std::string_view::npos) {
+        break;
+      }
+      list.remove_prefix(comma + 1);
+    }
+    return false;  // If-None-Match present: If-Modified-Since is not consulted
+  }
+  if (if_modified_since) {
+    auto since = ParseHttpDate(TrimBlanks(*if_modified_since));
+    // HTTP dates have whole seconds: compare at that resolution.
+    return since && std::chrono::floor<std::chrono::seconds>(last_modified) <= *since;
+  }
+  return false;
 }
 
 int HttpStatusFor(ErrorCode code) noexcept {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/api/byte_source.h"
+#include "core/api/clock.h"
 #include "core/api/request_context.h"
 #include "core/api/result.h"
 #include "core/api/services/object_store.h"
@@ -88,6 +89,13 @@ struct HttpRequest {
 /// 1..<max>".
 Result<std::size_t> ParseLimit(std::optional<std::string_view> text, std::size_t default_limit,
                                std::size_t max_limit);
+
+/// Whether a GET's validators say the client's copy is current (answer 304): If-None-Match
+/// compared weakly (RFC 9110 §13.1.2: lists, `*`, W/ tags); only without it,
+/// If-Modified-Since at whole-second resolution. `etag` is the quoted tag sent ("\"abc\"").
+bool NotModified(std::optional<std::string_view> if_none_match,
+                 std::optional<std::string_view> if_modified_since, std::string_view etag,
+                 WallTime last_modified);
 
 /// The HTTP status docs/errors.md gives each error code: 400, 404, 409, 403, 401, 429, 503
 /// or 500. The gateway applies it to a handler's error; handlers that build responses
