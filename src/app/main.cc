@@ -134,6 +134,10 @@ int main(int argc, char** argv) {
   upload->add_option("--title", upload_options.title, "Title (default: the file name)");
   upload->add_option("--description", upload_options.description, "Description");
   upload->add_option("--tags", upload_options.tags, "Comma-separated tags");
+  upload
+      ->add_option("--visibility", upload_options.visibility,
+                   "Who may see the video once uploaded (default: public)")
+      ->check(CLI::IsMember({"public", "unlisted", "private"}));
   upload->add_option("--parallel", upload_options.parallel, "Chunks in flight (1-8)")
       ->capture_default_str();
   upload->add_option("--chunk-size", upload_options.chunk_mib, "Chunk size in MiB")

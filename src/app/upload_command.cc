@@ -316,6 +316,11 @@ int RunUploadCommand(const UploadCommandOptions& options) {
     fmt::print(stderr, "streamgate upload: --parallel must be between 1 and 8\n");
     return 2;
   }
+  if (!options.visibility.empty() && options.visibility != "public" &&
+      options.visibility != "unlisted" && options.visibility != "private") {
+    fmt::print(stderr, "streamgate upload: --visibility must be public, unlisted or private\n");
+    return 2;
+  }
   std::error_code ec;
   fs::path file = fs::absolute(options.file, ec);
   int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
@@ -344,6 +349,17 @@ int RunUploadCommand(const UploadCommandOptions& options) {
       return 0;
     }
     auto missing = status.status == 200 && !parse_error ? MissingChunks(body) : std::nullopt;
+    if (missing && !options.visibility.empty() && body.as_object().contains("visibility") &&
+        body.at("visibility") != json::value(options.visibility)) {
+      // Resuming would create the content with the session's visibility, not the one asked
+      // for now (a video meant to be private could go public): open a new session instead.
+      if (!options.quiet) {
+        fmt::print(stderr, "upload {} was started as {}: starting over as {}\n", state->upload_id,
+                   json::serialize(body.at("visibility")), options.visibility);
+      }
+      (void)Call("DELETE", base + "/" + state->upload_id, options.api_key, {}, nullptr, nullptr);
+      missing.reset();
+    }
     if (missing) {
       todo = *missing;
       if (!options.quiet) {
@@ -383,6 +399,9 @@ int RunUploadCommand(const UploadCommandOptions& options) {
         }
       }
       init["tags"] = std::move(tags);
+    }
+    if (!options.visibility.empty()) {
+      init["visibility"] = options.visibility;
     }
     std::string body = json::serialize(init);
     auto created = Call("POST", base + "/init", options.api_key, {"Content-Type: application/json"},

@@ -12,7 +12,9 @@ struct UploadCommandOptions {
   std::string api_key;  ///< or STREAMGATE_API_KEY
   std::string title;
   std::string description;
-  std::string tags;             ///< comma-separated
+  std::string tags;  ///< comma-separated
+  /// public | unlisted | private; empty = not sent (the server creates it public).
+  std::string visibility;
   int parallel = 3;             ///< chunks in flight, 1..8
   std::uint64_t chunk_mib = 8;  ///< chunk size in MiB (the server bounds it, 1..64 by default)
   /// Where resumable state is kept; default $XDG_STATE_HOME or ~/.local/state/streamgate.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -141,6 +142,110 @@ TEST_F(UploadCliTest, RerunAfterTheClientWasKilledResumesTheSameSession) {
   auto content = HttpGet(server.port(), "/api/v1/content/" + id, server.AuthHeader());
   ASSERT_TRUE(content);
   EXPECT_EQ(content->status, 200);
+}
+
+// Ids of a content listing (first page of 100).
+std::vector<std::string> ListedIds(const TestServer& server, const std::string& headers) {
+  auto listing = HttpGet(server.port(), "/api/v1/content?limit=100", headers);
+  EXPECT_TRUE(listing);
+  std::vector<std::string> ids;
+  if (!listing || listing->status != 200) {
+    ADD_FAILURE() << (listing ? listing->body : "no reply");
+    return ids;
+  }
+  const auto parsed = boost::json::parse(listing->body);  // must outlive the loop
+  for (const auto& item : parsed.at("items").as_array()) {
+    ids.emplace_back(item.at("id").as_string());
+  }
+  return ids;
+}
+
+TEST_F(UploadCliTest, VisibilityPrivateMakesAContentOnlyTheAdminSees) {
+  TestServer server;
+  ASSERT_TRUE(server.WaitHealthy()) << server.process().Stderr();
+  auto clip = MakeNoiseClip(work_, 1);
+  auto args = UploadArgs(server, clip, "2");
+  args.insert(args.end(), {"--visibility", "private"});
+  ChildProcess client(args);
+  ASSERT_EQ(client.WaitExit(120s).value_or(-1), 0) << client.Stderr() << server.process().Stderr();
+  std::string id = client.Stdout();
+  ASSERT_FALSE(id.empty());
+  id.pop_back();
+
+  auto anonymous = HttpGet(server.port(), "/api/v1/content/" + id);
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 404) << anonymous->body;
+  auto admin = HttpGet(server.port(), "/api/v1/content/" + id, server.AuthHeader());
+  ASSERT_TRUE(admin);
+  ASSERT_EQ(admin->status, 200) << admin->body;
+  EXPECT_EQ(boost::json::parse(admin->body).at("visibility").as_string(), "private");
+  auto session = HttpGet(server.port(), "/api/v1/upload/" + id, server.AuthHeader());
+  ASSERT_TRUE(session);
+  ASSERT_EQ(session->status, 200) << session->body;
+  EXPECT_EQ(boost::json::parse(session->body).at("visibility").as_string(), "private");
+
+  auto for_admin = ListedIds(server, server.AuthHeader());
+  EXPECT_NE(std::find(for_admin.begin(), for_admin.end(), id), for_admin.end());
+  auto for_anyone = ListedIds(server, "");
+  EXPECT_EQ(std::find(for_anyone.begin(), for_anyone.end(), id), for_anyone.end());
+}
+
+TEST_F(UploadCliTest, AnUnknownVisibilityIsAUsageErrorBeforeAnyRequest) {
+  auto file = work_ / "a.mp4";
+  std::ofstream(file) << "not a video";
+  // No server listens on port 1: a request would fail with exit 1, not the usage error 2.
+  ChildProcess client({SG_STREAMGATE_BINARY, "upload", file.string(), "--server",
+                       "http://127.0.0.1:1", "--api-key", "k", "--visibility", "secret"});
+  EXPECT_EQ(client.WaitExit(20s).value_or(-1), 2) << client.Stderr();
+  EXPECT_NE(client.Stderr().find("--visibility"), std::string::npos) << client.Stderr();
+}
+
+TEST_F(UploadCliTest, ResumingWithAnotherVisibilityStartsANewSession) {
+  // As in the resume test: a slow transfer so that the first client can be stopped after
+  // it opened its (public) session.
+  TestServer server({}, {{"STREAMGATE_GATEWAY__RATE_LIMIT__TRANSFER__RATE", "4"},
+                         {"STREAMGATE_GATEWAY__RATE_LIMIT__TRANSFER__BURST", "2"}});
+  ASSERT_TRUE(server.WaitHealthy()) << server.process().Stderr();
+  auto clip = MakeNoiseClip(work_, 3);
+  ASSERT_GE(fs::file_size(clip), 6u << 20) << "clip too small to interrupt";
+  auto first_args = UploadArgs(server, clip, "1");
+  first_args.insert(first_args.end(), {"--visibility", "public"});
+  auto first = std::make_unique<ChildProcess>(first_args);
+  std::string old_id;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (old_id.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::error_code missing;
+    for (const auto& entry : fs::directory_iterator(work_ / "state", missing)) {
+      if (entry.path().extension() == ".json") {
+        old_id =
+            std::string(boost::json::parse(ReadText(entry.path())).at("upload_id").as_string());
+      }
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  first->Signal(SIGKILL);
+  first->WaitExit(10s);
+  ASSERT_FALSE(old_id.empty());
+  auto before = HttpGet(server.port(), "/api/v1/upload/" + old_id, server.AuthHeader());
+  ASSERT_TRUE(before);
+  ASSERT_EQ(before->status, 200) << "the first client finished before it was stopped";
+
+  auto rerun_args = UploadArgs(server, clip, "2");
+  rerun_args.insert(rerun_args.end(), {"--visibility", "private"});
+  ChildProcess rerun(rerun_args);
+  ASSERT_EQ(rerun.WaitExit(120s).value_or(-1), 0) << rerun.Stderr();
+  EXPECT_NE(rerun.Stderr().find("starting over as private"), std::string::npos) << rerun.Stderr();
+  std::string id = rerun.Stdout();
+  ASSERT_FALSE(id.empty());
+  id.pop_back();
+  EXPECT_NE(id, old_id);
+  auto admin = HttpGet(server.port(), "/api/v1/content/" + id, server.AuthHeader());
+  ASSERT_TRUE(admin);
+  ASSERT_EQ(admin->status, 200) << admin->body;
+  EXPECT_EQ(boost::json::parse(admin->body).at("visibility").as_string(), "private");
+  auto old = HttpGet(server.port(), "/api/v1/upload/" + old_id, server.AuthHeader());
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->status, 404) << "the abandoned public session is deleted";
 }
 
 TEST_F(UploadCliTest, WrongApiKeyFailsWithTheServersMessage) {

@@ -477,6 +477,7 @@ TEST_F(MetadataStoreTest, UploadReadsBackWithEveryField) {
   u.title = "T";
   u.description = "D";
   u.metadata_json = R"({"filename":"big.mp4"})";
+  u.visibility = "unlisted";
   u.object_key = "uploads/" + u.id;
   u.multipart_id = "mp-1";
   u.created_at = clock_.WallNow();
@@ -496,6 +497,7 @@ TEST_F(MetadataStoreTest, UploadReadsBackWithEveryField) {
   EXPECT_EQ(got->description, "D");
   EXPECT_EQ(got->tags, u.tags);
   EXPECT_EQ(got->metadata_json, u.metadata_json);
+  EXPECT_EQ(got->visibility, "unlisted");
   EXPECT_EQ(got->state, "open");
   EXPECT_EQ(got->object_key, u.object_key);
   EXPECT_EQ(got->multipart_id, "mp-1");
@@ -503,6 +505,26 @@ TEST_F(MetadataStoreTest, UploadReadsBackWithEveryField) {
   EXPECT_EQ(got->expires_at, u.expires_at);
   EXPECT_EQ(store_->CreateUpload(u).error().code, ErrorCode::kAlreadyExists);
   EXPECT_EQ(store_->GetUpload(NewId()).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(MetadataStoreTest, UploadVisibilityDefaultsToPublicAndOnlyKnownValuesAreStored) {
+  auto plain = MakeUpload();
+  ASSERT_TRUE(store_->CreateUpload(plain));
+  EXPECT_EQ(store_->GetUpload(plain.id)->visibility, "public");
+  for (std::string visibility : {"public", "unlisted", "private"}) {
+    auto u = MakeUpload();
+    u.visibility = visibility;
+    ASSERT_TRUE(store_->CreateUpload(u)) << visibility;
+    EXPECT_EQ(store_->GetUpload(u.id)->visibility, visibility);
+  }
+  for (std::string bad : {"secret", "", "Private"}) {
+    auto u = MakeUpload();
+    u.visibility = bad;
+    auto created = store_->CreateUpload(u);
+    ASSERT_FALSE(created) << "\"" << bad << "\" was stored";
+    EXPECT_EQ(created.error().code, ErrorCode::kInvalidArgument) << bad;
+    EXPECT_EQ(store_->GetUpload(u.id).error().code, ErrorCode::kNotFound) << bad;
+  }
 }
 
 TEST_F(MetadataStoreTest, PutChunkDetectsIdenticalAndConflictingRepeats) {
@@ -1245,6 +1267,58 @@ TEST_F(MetadataStoreTest, AVersion2DatabaseUpgradesKeepsItsRowsAndTakesStats) {
   SQLite::Database raw(options.path.string());
   EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM content_stats").getInt(), 0);
   EXPECT_EQ(raw.execAndGet("SELECT COUNT(*) FROM content_viewers").getInt(), 0);
+}
+
+// ---- schema v5: the visibility of an upload
+
+TEST_F(MetadataStoreTest, AVersion4DatabaseUpgradesAndItsOpenUploadsBecomePublic) {
+  store_.reset();
+  auto options = Options();
+  options.path = dir_.path() / "v4.db";
+  const std::string id = NewId();
+  {
+    auto v4 = SqliteMetadataStore::Open(options, clock_, Migrations().first(4));
+    ASSERT_TRUE(v4) << v4.error().ToString();
+    EXPECT_EQ((*v4)->schema_version(), 4);
+    // A session as the version-4 binary wrote it (its INSERT has no visibility column).
+    SQLite::Database raw(options.path.string(), SQLite::OPEN_READWRITE);
+    raw.exec(fmt::format(
+        "INSERT INTO upload_sessions (id, owner, protocol, filename, size, chunk_size, "
+        "total_chunks, title, state, created_at, expires_at) VALUES ('{}', 'alice', 'tus', "
+        "'old.mp4', 10, 10, 1, 'old upload', 'open', 1000, 2000)",
+        id));
+  }
+  auto opened = SqliteMetadataStore::Open(options, clock_);
+  ASSERT_TRUE(opened) << opened.error().ToString();
+  auto& store = *opened;
+  EXPECT_EQ(store->schema_version(), static_cast<int>(Migrations().size()));
+  auto old = store->GetUpload(id);
+  ASSERT_TRUE(old) << old.error().ToString();
+  EXPECT_EQ(old->title, "old upload");
+  EXPECT_EQ(old->protocol, "tus");
+  EXPECT_EQ(old->visibility, "public");
+  EXPECT_EQ(old->expires_at, FromMsForTest(2000));
+  // New sessions in the upgraded file keep the visibility they ask for, across a reopen.
+  auto fresh = MakeUpload();
+  fresh.visibility = "private";
+  ASSERT_TRUE(store->CreateUpload(fresh));
+  store.reset();
+  auto reopened = SqliteMetadataStore::Open(options, clock_);
+  ASSERT_TRUE(reopened) << reopened.error().ToString();
+  EXPECT_EQ((*reopened)->GetUpload(fresh.id)->visibility, "private");
+  EXPECT_EQ((*reopened)->GetUpload(id)->visibility, "public");
+}
+
+TEST_F(MetadataStoreTest, ATodaysDatabaseIsRefusedByAVersion4Binary) {
+  // The file this binary writes is newer than what the previous release knows: that
+  // release must refuse it rather than drop the visibility of open uploads.
+  store_.reset();
+  auto opened = SqliteMetadataStore::Open(Options(), clock_, Migrations().first(4));
+  ASSERT_FALSE(opened);
+  EXPECT_EQ(opened.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(opened.error().message.find(fmt::format("schema version {}", Migrations().size())),
+            std::string::npos)
+      << opened.error().message;
 }
 
 TEST(MetadataPluginTest, ProvidesTheStoreOnTheConfiguredFileAndReportsHealth) {

@@ -150,7 +150,15 @@ constexpr std::string_view kV4 = R"sql(
 ALTER TABLE contents ADD COLUMN access_policy TEXT NOT NULL DEFAULT '';
 )sql";
 
-constexpr std::array<std::string_view, 4> kMigrations{kV1, kV2, kV3, kV4};
+// Version 5: the visibility an upload asks for, given to the content its completion
+// creates (so a private upload is never public, not even for a moment). Sessions opened
+// before this version had none: they become public, as their contents always did.
+constexpr std::string_view kV5 = R"sql(
+ALTER TABLE upload_sessions ADD COLUMN visibility TEXT NOT NULL DEFAULT 'public'
+  CHECK (visibility IN ('public', 'unlisted', 'private'));
+)sql";
+
+constexpr std::array<std::string_view, 5> kMigrations{kV1, kV2, kV3, kV4, kV5};
 
 }  // namespace
 

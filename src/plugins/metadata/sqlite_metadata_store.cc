@@ -173,7 +173,7 @@ void ReplaceFtsRow(Db& db, std::int64_t seq, const ContentRecord& record) {
 constexpr std::string_view kUploadColumns =
     "id, owner, protocol, filename, content_type, size, chunk_size, total_chunks, "
     "declared_sha256, title, description, tags_json, metadata_json, state, object_key, "
-    "multipart_id, content_id, created_at, expires_at";
+    "multipart_id, content_id, created_at, expires_at, visibility";
 
 UploadSession ReadUploadRow(SQLite::Statement& row) {
   UploadSession u;
@@ -196,6 +196,7 @@ UploadSession ReadUploadRow(SQLite::Statement& row) {
   u.content_id = row.getColumn(16).getString();
   u.created_at = FromMs(row.getColumn(17).getInt64());
   u.expires_at = FromMs(row.getColumn(18).getInt64());
+  u.visibility = row.getColumn(19).getString();
   return u;
 }
 
@@ -690,7 +691,7 @@ Result<> SqliteMetadataStore::CreateUpload(const UploadSession& upload) {
         upload.created_at == WallTime{} ? impl_->clock->WallNow() : upload.created_at;
     SQLite::Statement insert(db, fmt::format("INSERT INTO upload_sessions ({}) VALUES "
                                              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                                             "?, ?, ?)",
+                                             "?, ?, ?, ?)",
                                              kUploadColumns));
     BindAll(insert, {upload.id, upload.owner, upload.protocol, upload.filename, upload.content_type,
                      AsInt(upload.size), AsInt(upload.chunk_size),
@@ -698,6 +699,7 @@ Result<> SqliteMetadataStore::CreateUpload(const UploadSession& upload) {
                      upload.title, upload.description, TagsJson(upload.tags), upload.metadata_json,
                      upload.state, upload.object_key, upload.multipart_id, upload.content_id,
                      ToMs(created), ToMs(upload.expires_at)});
+    insert.bind(20, upload.visibility);  // the last of kUploadColumns
     insert.exec();
     return {};
   });

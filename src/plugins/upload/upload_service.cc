@@ -113,6 +113,12 @@ Result<> RequireWriter(const HttpRequest& request) {
   return {};
 }
 
+// The visibilities a content may have (ContentRecord::visibility); an upload names one so
+// that its content is created with it instead of being public until a PATCH.
+bool IsVisibility(std::string_view value) {
+  return value == "public" || value == "unlisted" || value == "private";
+}
+
 Result<std::string> ValidId(std::string_view id) {
   if (!IsValidId(id)) {
     return MakeError(ErrorCode::kInvalidArgument, "malformed upload id");
@@ -316,9 +322,9 @@ Result<HttpResponse> UploadService::CreateSession(const HttpRequest& request, Up
     (void)deps_.objects->AbortMultipart(session.object_key, session.multipart_id);
     return MakeError(created.error());
   }
-  deps_.logger->info("upload {} opened by {}: {} ({} bytes, {} chunks, {})", session.id,
+  deps_.logger->info("upload {} opened by {}: {} ({} bytes, {} chunks, {}, {})", session.id,
                      session.owner, session.filename, session.size, session.total_chunks,
-                     session.protocol);
+                     session.protocol, session.visibility);
   json::object body;
   body["upload_id"] = session.id;
   body["chunk_size"] = session.chunk_size;
@@ -400,6 +406,14 @@ Result<HttpResponse> UploadService::Init(const HttpRequest& request) {
       session.tags.emplace_back(tag.as_string());
     }
     session.tags = NormalizeTags(std::move(session.tags));
+  }
+  if (auto* visibility = body.if_contains("visibility");
+      visibility != nullptr && !visibility->is_null()) {
+    if (!visibility->is_string() || !IsVisibility(visibility->as_string())) {
+      return MakeError(ErrorCode::kInvalidArgument,
+                       "visibility: must be \"public\", \"unlisted\" or \"private\"");
+    }
+    session.visibility = std::string(visibility->as_string());
   }
   SG_ASSIGN_OR_RETURN(auto size, uint_field("size"));
   if (!size) {
@@ -549,6 +563,7 @@ Result<HttpResponse> UploadService::Status(const HttpRequest& request) {
   body["protocol"] = session.protocol;
   body["state"] = Expired(session) ? "expired" : session.state;
   body["filename"] = session.filename;
+  body["visibility"] = session.visibility;
   body["size"] = session.size;
   body["chunk_size"] = session.chunk_size;
   body["total_chunks"] = session.total_chunks;
@@ -898,6 +913,7 @@ Result<UploadService::Completion> UploadService::RunCompletion(const HttpRequest
   content.title = session.title.empty() ? session.filename : session.title;
   content.description = session.description;
   content.tags = session.tags;
+  content.visibility = session.visibility;
   content.status = "uploaded";
   content.filename = session.filename;
   content.content_type = session.content_type;
@@ -1074,6 +1090,13 @@ HttpResponse UploadService::TusCreate(const HttpRequest& request) {
         session.description = value;
       } else if (key == "tags") {
         session.tags = NormalizeTags(SplitTags(value));
+      } else if (key == "visibility") {
+        if (!IsVisibility(value)) {
+          return MakeError(ErrorCode::kInvalidArgument,
+                           "Upload-Metadata visibility: must be \"public\", \"unlisted\" or "
+                           "\"private\" (base64-encoded)");
+        }
+        session.visibility = value;
       } else if (key == "sha256") {
         SG_ASSIGN_OR_RETURN(session.declared_sha256, NormalizeSha256Hex(value, "sha256"));
       }

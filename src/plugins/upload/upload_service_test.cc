@@ -325,6 +325,7 @@ TEST_F(UploadServiceTest, ChunksOutOfOrderThenCompleteCreatesContentAndPublishes
   EXPECT_EQ(content->status, "uploaded");
   EXPECT_EQ(content->owner, "alice");
   EXPECT_EQ(content->title, "clip.mp4");
+  EXPECT_EQ(content->visibility, "public") << "an init without visibility stays public";
   EXPECT_EQ(content->sha256, sha);
   EXPECT_EQ(content->size, clip.size());
   EXPECT_EQ(content->width, 320);
@@ -455,6 +456,72 @@ TEST_F(UploadServiceTest, InitValidatesItsInput) {
   EXPECT_EQ(session->tags, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(session->object_key,
             "uploads/" + std::string(ok.Json().at("upload_id").as_string()) + "/source");
+}
+
+TEST_F(UploadServiceTest, InitTakesEachVisibilityAndTheStatusEchoesIt) {
+  struct Case {
+    std::string field;  // JSON of the "visibility" member; empty = not sent
+    std::string stored;
+  };
+  const std::vector<Case> cases = {{"", "public"},
+                                   {R"("visibility":null,)", "public"},
+                                   {R"("visibility":"public",)", "public"},
+                                   {R"("visibility":"unlisted",)", "unlisted"},
+                                   {R"("visibility":"private",)", "private"}};
+  for (const auto& c : cases) {
+    auto reply =
+        Call("POST /api/v1/upload/init", {}, R"({)" + c.field + R"("filename":"a.mp4","size":10})");
+    ASSERT_EQ(reply.status, 201) << c.field << ": " << reply.body;
+    auto id = std::string(reply.Json().at("upload_id").as_string());
+    EXPECT_EQ(metadata_->GetUpload(id)->visibility, c.stored) << c.field;
+    auto status = Call("GET /api/v1/upload/{id}", {{"id", id}});
+    ASSERT_EQ(status.status, 200) << status.body;
+    EXPECT_EQ(status.Json().at("visibility").as_string(), c.stored) << c.field;
+  }
+}
+
+TEST_F(UploadServiceTest, InitWithAnUnknownVisibilityIs400NamingTheFieldAndOpensNothing) {
+  for (std::string value :
+       {R"("secret")", R"("")", R"("Private")", R"(" private")", "1", "true", R"(["private"])"}) {
+    auto reply = Call("POST /api/v1/upload/init", {},
+                      R"({"filename":"a.mp4","size":10,"visibility":)" + value + "}");
+    EXPECT_EQ(reply.status, 400) << value << ": " << reply.body;
+    EXPECT_EQ(reply.body.rfind("visibility: ", 0), 0u) << value << ": " << reply.body;
+  }
+  EXPECT_EQ(*metadata_->CountOpenUploads("alice"), 0u);
+  EXPECT_EQ(ObjectCount(), 0u);
+}
+
+TEST_F(UploadServiceTest, CompletedContentHasTheVisibilityTheInitAskedFor) {
+  const auto& clip = Media::Clip();
+  ASSERT_FALSE(clip.empty()) << "ffmpeg could not generate the test clip";
+  const auto total = static_cast<std::uint32_t>(ChunkLayout{clip.size(), kChunk}.TotalChunks());
+  for (std::string visibility : {"unlisted", "private"}) {
+    json::object init{{"filename", "clip.mp4"},
+                      {"size", clip.size()},
+                      {"chunk_size", kChunk},
+                      {"title", "hidden " + visibility},
+                      {"visibility", visibility}};
+    auto opened = Call("POST /api/v1/upload/init", {}, json::serialize(init));
+    ASSERT_EQ(opened.status, 201) << opened.body;
+    auto id = std::string(opened.Json().at("upload_id").as_string());
+    for (std::uint32_t n = 0; n < total; ++n) {
+      ASSERT_EQ(PutChunk(id, n, ChunkOf(clip, n)).status, 201) << visibility << " chunk " << n;
+    }
+    auto done = Call("POST /api/v1/upload/{id}/complete", {{"id", id}});
+    ASSERT_EQ(done.status, 201) << done.body;
+    auto content = metadata_->GetContent(std::string(done.Json().at("content_id").as_string()));
+    ASSERT_TRUE(content) << content.error().ToString();
+    EXPECT_EQ(content->visibility, visibility);
+    EXPECT_EQ(content->title, "hidden " + visibility);
+    // The completed session still reports what it was opened with.
+    EXPECT_EQ(Call("GET /api/v1/upload/{id}", {{"id", id}}).Json().at("visibility").as_string(),
+              visibility);
+  }
+  // Neither is in an anonymous listing, from the moment it exists.
+  auto listed = metadata_->SearchContent({.visibilities = {"public"}});
+  ASSERT_TRUE(listed) << listed.error().ToString();
+  EXPECT_TRUE(listed->items.empty());
 }
 
 TEST_F(UploadServiceTest, OpenSessionLimitAndQuotaPerOwner) {
@@ -699,6 +766,52 @@ TEST_F(UploadServiceTest, TusCreatePatchHeadAndFinish) {
   EXPECT_EQ(content->tags, (std::vector<std::string>{"cats", "dogs"}));
   EXPECT_EQ(content->sha256, Sha256Hex(clip));
   ASSERT_TRUE(WaitForEvents(1));
+}
+
+TEST_F(UploadServiceTest, TusVisibilityMetadataIsEchoedByHeadAndMakesThePrivateContent) {
+  const auto& clip = Media::Clip();
+  ASSERT_FALSE(clip.empty());
+  auto create = Call("POST /api/v1/tus", {}, "",
+                     Tus({{"Upload-Length", std::to_string(clip.size())},
+                          {"Upload-Metadata", "filename " + Base64Encode("secret.mp4") +
+                                                  ",visibility " + Base64Encode("private")}}));
+  ASSERT_EQ(create.status, 201) << create.body;
+  auto id = create.Header("Location").substr(12);
+  EXPECT_EQ(metadata_->GetUpload(id)->visibility, "private");
+  auto head = Call("HEAD /api/v1/tus/{id}", {{"id", id}}, "", Tus());
+  ASSERT_EQ(head.status, 200) << head.body;
+  EXPECT_NE(head.Header("Upload-Metadata").find("visibility " + Base64Encode("private")),
+            std::string::npos)
+      << head.Header("Upload-Metadata");
+  EXPECT_EQ(Call("GET /api/v1/upload/{id}", {{"id", id}}).Json().at("visibility").as_string(),
+            "private");
+
+  auto last =
+      Call("PATCH /api/v1/tus/{id}", {{"id", id}}, clip,
+           Tus({{"Content-Type", "application/offset+octet-stream"}, {"Upload-Offset", "0"}}));
+  ASSERT_EQ(last.status, 204) << last.body;
+  ASSERT_EQ(last.Header(kContentIdHeader), id);
+  auto content = metadata_->GetContent(id);
+  ASSERT_TRUE(content) << content.error().ToString();
+  EXPECT_EQ(content->visibility, "private");
+  EXPECT_EQ(content->filename, "secret.mp4");
+}
+
+TEST_F(UploadServiceTest, TusCreationWithAnUnknownVisibilityIs400AndOpensNothing) {
+  for (std::string metadata :
+       {"visibility " + Base64Encode("secret"), "visibility " + Base64Encode("PUBLIC"),
+        std::string("visibility"),
+        "filename " + Base64Encode("a.mp4") + ",visibility " + Base64Encode("private ")}) {
+    auto reply = Call("POST /api/v1/tus", {}, "",
+                      Tus({{"Upload-Length", "10"}, {"Upload-Metadata", metadata}}));
+    EXPECT_EQ(reply.status, 400) << metadata << ": " << reply.body;
+    EXPECT_EQ(reply.Header("Tus-Resumable"), "1.0.0");
+    auto message = std::string(reply.Json().at("error").at("message").as_string());
+    EXPECT_NE(message.find("visibility: must be \"public\", \"unlisted\" or \"private\""),
+              std::string::npos)
+        << message;
+  }
+  EXPECT_EQ(*metadata_->CountOpenUploads("alice"), 0u);
 }
 
 TEST_F(UploadServiceTest, TusPatchBodiesMayEndAnywhereInsideAChunk) {

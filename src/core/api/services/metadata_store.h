@@ -96,6 +96,9 @@ struct UploadSession {
   std::string title;
   std::string description;
   std::vector<std::string> tags;
+  /// Of the content created at completion, so it is never listed before it is hidden:
+  /// public | unlisted | private.
+  std::string visibility = "public";
   std::string metadata_json;   ///< tus Upload-Metadata, decoded, as a JSON object
   std::string state = "open";  ///< open | completing | completed | failed
   std::string object_key;      ///< where the finished file goes
