@@ -84,6 +84,75 @@ TEST(ServerTest, OpenApiDocumentIsServedAsInTheRepository) {
   EXPECT_EQ(reply->body, ReadText(SG_OPENAPI_PATH));
 }
 
+TEST(ServerTest, WebAppIsServedWithItsSecurityHeadersAndLibraries) {
+  // web/ beside docs/ in the source tree: what the binary embedded at build time.
+  const auto web_dir = std::filesystem::path(SG_OPENAPI_PATH).parent_path().parent_path() / "web";
+  Server server;
+  ASSERT_TRUE(server.WaitHealthy()) << server.process().Stderr();
+
+  auto page = HttpGet(server.port(), "/watch/some-id");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->Header("content-type"), "text/html; charset=utf-8");
+  EXPECT_NE(page->Header("content-security-policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(page->Header("x-content-type-options"), "nosniff");
+  EXPECT_EQ(page->body, ReadText((web_dir / "index.html").string()));
+
+  auto hls = HttpGet(server.port(), "/assets/hls.mjs");
+  ASSERT_TRUE(hls);
+  EXPECT_EQ(hls->status, 200);
+  EXPECT_EQ(hls->Header("content-type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(hls->body, ReadText((web_dir / "node_modules/hls.js/dist/hls.min.mjs").string()));
+  auto gzipped = HttpGet(server.port(), "/assets/hls.mjs", "Accept-Encoding: gzip\r\n");
+  ASSERT_TRUE(gzipped);
+  EXPECT_EQ(gzipped->Header("content-encoding"), "gzip");
+  EXPECT_LT(gzipped->body.size(), hls->body.size());
+  auto revalidated =
+      HttpGet(server.port(), "/assets/hls.mjs", "If-None-Match: " + hls->Header("etag") + "\r\n");
+  ASSERT_TRUE(revalidated);
+  EXPECT_EQ(revalidated->status, 304);
+  EXPECT_EQ(revalidated->body, "");
+
+  // HEAD: the GET's headers and length, no body (the connection stays usable).
+  RawConnection head(server.port());
+  ASSERT_TRUE(head.Send("HEAD /assets/hls.mjs HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto head_reply = head.ReadResponse(10s, true);
+  ASSERT_TRUE(head_reply);
+  EXPECT_EQ(head_reply->status, 200);
+  EXPECT_EQ(head_reply->Header("content-length"), std::to_string(hls->body.size()));
+  EXPECT_EQ(head_reply->Header("etag"), hls->Header("etag"));
+  EXPECT_EQ(head_reply->body, "");
+  ASSERT_TRUE(head.Send("GET /account HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto next = head.ReadResponse(10s);
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->status, 200);
+
+  auto missing = HttpGet(server.port(), "/assets/no-such.js");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(missing->Header("content-type"), "application/json");
+  EXPECT_EQ(boost::json::parse(missing->body).at("error").at("code").as_string(), "not_found");
+  auto sneaky = HttpGet(server.port(), "/assets/..%2Findex.html");
+  ASSERT_TRUE(sneaky);
+  EXPECT_EQ(sneaky->status, 400);
+  EXPECT_EQ(sneaky->Header("content-type"), "application/json");
+}
+
+TEST(ServerTest, WebUiFalseServesOnlyTheApi) {
+  Server server({}, {{"STREAMGATE_GATEWAY__WEB_UI", "false"}});
+  ASSERT_TRUE(server.WaitHealthy()) << server.process().Stderr();
+
+  for (const char* target : {"/", "/upload", "/assets/app.js"}) {
+    auto reply = HttpGet(server.port(), target);
+    ASSERT_TRUE(reply) << target;
+    EXPECT_EQ(reply->status, 404) << target;
+    EXPECT_EQ(reply->Header("content-type"), "application/json") << target;
+  }
+  auto health = HttpGet(server.port(), "/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+}
+
 TEST(ServerTest, SlowInFlightRequestCompletesAfterSigtermThenExitZero) {
   Server server({"--plugins", "gateway,monitor,debug"});
   ASSERT_TRUE(server.WaitHealthy()) << server.process().Stderr();

@@ -120,6 +120,10 @@ void GatewayConfig::Visit(ConfigVisitor& visitor) {
                   [this](ConfigVisitor& v) { cors.Visit(v); });
   visitor.Section("rate_limit", "token buckets per client IP and route class",
                   [this](ConfigVisitor& v) { rate_limit.Visit(v); });
+  visitor.Field("web_ui", web_ui, {.doc = "serve the web app at / and /assets/; false = API only"});
+  visitor.Field("web_root", web_root,
+                {.doc = "\"\" = the web app embedded in the binary; else a directory with "
+                        "index.html and assets/ (gzip variants from .gz siblings), read at start"});
 }
 
 Result<> GatewayConfig::Validate() const {
@@ -168,6 +172,10 @@ Result<> GatewayConfig::Validate() const {
   SG_RETURN_IF_ERROR(ValidateRule("rate_limit.read", rate_limit.read));
   SG_RETURN_IF_ERROR(ValidateRule("rate_limit.write", rate_limit.write));
   SG_RETURN_IF_ERROR(ValidateRule("rate_limit.transfer", rate_limit.transfer));
+  // The directory itself is checked when it is loaded (StaticSite::FromDirectory, in Init).
+  if (web_root.find('\0') != std::string::npos) {
+    return MakeError(ErrorCode::kInvalidArgument, "web_root: must not contain a NUL byte");
+  }
   return {};
 }
 

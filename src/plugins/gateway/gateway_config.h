@@ -113,6 +113,11 @@ struct GatewayConfig {
   CorsConfig cors;
   /// Token buckets per client IP and route class.
   RateLimitConfig rate_limit;
+  /// Serve the web app at / (and its pages and /assets/); false = API-only deployment.
+  bool web_ui = true;
+  /// "" = the web app embedded in the binary; else a directory holding index.html and
+  /// assets/, loaded into memory at start (`.gz` siblings are the gzip variants).
+  std::string web_root;
 
   void Visit(ConfigVisitor& visitor);
   Result<> Validate() const;

@@ -1,6 +1,9 @@
 #include "plugins/gateway/gateway_config.h"
 
 #include <gtest/gtest.h>
+#include <yaml-cpp/yaml.h>
+
+#include "core/config_visitors.h"
 
 namespace sg::plugins::gateway {
 namespace {
@@ -67,6 +70,47 @@ TEST(GatewayConfigTest, ValidationNamesTheKey) {
   EXPECT_NE(burst.error().message.find("rate_limit.write.burst"), std::string::npos);
   ASSERT_FALSE(method);
   EXPECT_NE(method.error().message.find("cors.allowed_methods"), std::string::npos);
+}
+
+TEST(GatewayConfigTest, WebUiIsOnAndEmbeddedByDefault) {
+  GatewayConfig config;
+
+  EXPECT_TRUE(config.web_ui);
+  EXPECT_EQ(config.web_root, "");
+}
+
+TEST(GatewayConfigTest, WebUiKeysAreReadPrintedAndValidated) {
+  GatewayConfig config;
+
+  auto errors = core::ReadConfig(config, YAML::Load("web_ui: false\nweb_root: /srv/streamgate-web"),
+                                 "gateway", nullptr);
+
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  EXPECT_FALSE(config.web_ui);
+  EXPECT_EQ(config.web_root, "/srv/streamgate-web");
+  EXPECT_TRUE(config.Validate());
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  core::ConfigPrinter printer(out, false);
+  config.Visit(printer);
+  out << YAML::EndMap;
+  auto printed = YAML::Load(out.c_str());
+  EXPECT_FALSE(printed["web_ui"].as<bool>());
+  EXPECT_EQ(printed["web_root"].as<std::string>(), "/srv/streamgate-web");
+
+  config.web_root = std::string("/srv\0x", 6);
+  auto nul = config.Validate();
+  ASSERT_FALSE(nul);
+  EXPECT_NE(nul.error().message.find("web_root"), std::string::npos);
+}
+
+TEST(GatewayConfigTest, WebUiMustBeABoolean) {
+  GatewayConfig config;
+
+  auto errors = core::ReadConfig(config, YAML::Load("web_ui: sometimes"), "gateway", nullptr);
+
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors.front().find("gateway.web_ui"), std::string::npos) << errors.front();
 }
 
 TEST(FormatHostPortTest, BracketsIpv6) {

@@ -10,6 +10,7 @@
 #include "plugins/gateway/http_server.h"
 #include "plugins/gateway/pipeline.h"
 #include "plugins/gateway/router.h"
+#include "plugins/gateway/static_site.h"
 #include "plugins/gateway/token_bucket_limiter.h"
 
 namespace sg::plugins::gateway {
@@ -94,6 +95,15 @@ Result<> GatewayPlugin::Init(PluginContext& context) {
         return HttpResponse::Text(200, std::string(OpenApiYaml()), "application/yaml");
       },
       openapi_options));
+
+  // The web app: read (web_root) or indexed (embedded) here, so a bad directory fails the
+  // start-up before anything listens.
+  SG_ASSIGN_OR_RETURN(auto site, AddWebUiRoutes(state.config, *state.router));
+  if (site) {
+    state.logger->info("web app: {} files ({})", site->size(), site->origin());
+  } else {
+    state.logger->info("web app disabled (gateway.web_ui: false)");
+  }
   state.initialized = true;
   return {};
 }
