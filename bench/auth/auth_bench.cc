@@ -41,6 +41,7 @@ namespace et = sg::eth::testing;
 class OneChain final : public ChainReader {
  public:
   bool HasChain(std::string_view chain) const override { return chain == "eip155:1"; }
+  std::vector<std::string> ChainIds() const override { return {"eip155:1"}; }
   Result<std::vector<BalanceAnswer>> Balances(const std::vector<BalanceQuery>&) override {
     return MakeError(ErrorCode::kUnavailable, "not used by this benchmark");
   }

@@ -122,6 +122,11 @@ TEST_F(AccessIntegrationTest, WalletsSignInAndEveryBadMessageIsRefused) {
   ASSERT_TRUE(nonce && nonce->status == 200);
   EXPECT_EQ(json::serialize(json::parse(nonce->body).at("chains")),
             fmt("[\"", kChainA, "\",\"", kChainB, "\"]"));
+  auto chains = Send("GET", "/api/v1/chains");
+  ASSERT_TRUE(chains && chains->status == 200);
+  EXPECT_EQ(
+      chains->body,
+      R"({"chains":[{"id":"eip155:1337","chain_id":1337},{"id":"eip155:31337","chain_id":31337}]})");
 
   // A holder signs in: an ES256 access token whose subject is the CAIP-10 account.
   auto signed_in = Verify(Fields(1));

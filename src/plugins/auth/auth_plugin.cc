@@ -221,6 +221,9 @@ class AuthPlugin final : public Plugin {
     SG_RETURN_IF_ERROR(router.AddRoute(
         "GET", "/api/v1/auth/nonce", [this](const HttpRequest& r) { return Nonce(r); }, write));
     SG_RETURN_IF_ERROR(router.AddRoute(
+        "GET", "/api/v1/chains", [this](const HttpRequest&) { return Chains(); },
+        RouteOptions{.rate_class = "read", .blocking = false}));
+    SG_RETURN_IF_ERROR(router.AddRoute(
         "POST", "/api/v1/auth/verify", [this](const HttpRequest& r) { return Verify(r); }, write));
     SG_RETURN_IF_ERROR(router.AddRoute(
         "POST", "/api/v1/auth/refresh", [this](const HttpRequest& r) { return Refresh(r); },
@@ -269,6 +272,17 @@ class AuthPlugin final : public Plugin {
     auto response = HttpResponse::Json(200, json::serialize(body));
     response.SetHeader("Cache-Control", "no-store");
     return response;
+  }
+
+  // The chains a policy may name and a wallet may sign in with, for clients such as the web
+  // app's policy form. Ids only: RPC URLs carry API keys and never leave the server.
+  Result<HttpResponse> Chains() {
+    json::array chains;
+    for (const std::string& id : chains_ ? chains_->ChainIds() : std::vector<std::string>{}) {
+      chains.emplace_back(
+          json::object{{"id", id}, {"chain_id", std::stoll(id.substr(id.find(':') + 1))}});
+    }
+    return HttpResponse::Json(200, json::serialize(json::object{{"chains", std::move(chains)}}));
   }
 
   std::vector<std::string> RolesOf(const WalletIdentity& identity) {
