@@ -41,9 +41,9 @@ wait_http() {  # url: waits up to 10 s for a 2xx answer
   return 1
 }
 
-run_wrk() {  # url -> "rps p99_ms"
+run_wrk() {  # url [extra wrk arguments, e.g. -H "Accept-Encoding: gzip"] -> "rps p99_ms"
   local out rps p99 unit errors
-  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "$1")
+  out=$(wrk -t"$threads" -c"$connections" -d"$duration" --latency "${@:2}" "$1")
   rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
   read -r p99 unit < <(awk '$1=="99%" {v=$2; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v); print v, u}' <<<"$out")
   case "$unit" in

@@ -146,6 +146,7 @@ export function renderUpload(main) {
     pause.hidden = false;
     cancel.hidden = false;
     sending.el.hidden = false;
+    sending.el.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
     replace(message);
     const chosenVisibility = visibility.value;
     upload = new window.tus.Upload(file, {

@@ -607,7 +607,8 @@ awaitable<bool> WriteObjectResponse(Impl* impl, beast::tcp_stream& stream,
   http::response_serializer<http::empty_body> serializer{head};
   std::uint64_t left = reader.length();
   auto span = reader.file_span();
-  if (span && left > 0) {
+  auto memory = reader.memory_span();
+  if ((span || memory) && left > 0) {
     // The head goes into the socket with MSG_MORE (like nginx's TCP_CORK): it leaves with
     // the first bytes of the body instead of as a packet of its own, which would wake the
     // client once for ~300 bytes. The same non-blocking send the async write would try
@@ -652,6 +653,14 @@ awaitable<bool> WriteObjectResponse(Impl* impl, beast::tcp_stream& stream,
       co_return false;
     }
     co_return true;
+  }
+  if (memory) {
+    // In memory for as long as the reader lives (static files): written from there.
+    stream.expires_after(impl->options.write_timeout);
+    auto [write_error, written] = co_await asio::async_write(
+        stream, asio::buffer(memory->data(), std::min<std::uint64_t>(memory->size(), left)),
+        kTuple);
+    co_return !write_error;
   }
   std::vector<char> buffer(64 * 1024);
   while (left > 0) {

@@ -49,7 +49,7 @@ struct StaticFile {
   std::string gzip_etag;  ///< the gzip representation's own tag ("\"...-gz\"")
 };
 
-class StaticSite {
+class StaticSite : public std::enable_shared_from_this<StaticSite> {
  public:
   struct Limits {
     std::uint64_t max_file_bytes = 16ull << 20;   ///< per file (a .gz variant counts alone)
@@ -115,9 +115,5 @@ std::string_view ContentTypeFor(std::string_view name) noexcept;
 /// Whether an Accept-Encoding value allows gzip: `gzip`/`x-gzip`, or `*` when gzip is not
 /// listed, with a q-value above 0.
 bool AcceptsGzip(std::string_view accept_encoding) noexcept;
-
-/// Whether an If-None-Match value matches `etag` (weak comparison, RFC 9110 13.1.2): `*`, or
-/// a comma-separated list of tags, `W/` ignored.
-bool IfNoneMatchMatches(std::string_view if_none_match, std::string_view etag) noexcept;
 
 }  // namespace sg::plugins::gateway

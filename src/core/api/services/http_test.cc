@@ -34,5 +34,12 @@ TEST(NotModifiedTest, IfModifiedSinceComparesWholeSeconds) {
   EXPECT_FALSE(NotModified(std::nullopt, std::nullopt, kTag, kModified));
 }
 
+TEST(NotModifiedTest, ListsMayHaveBlanksAndAnythingUnquotedNeverMatches) {
+  EXPECT_TRUE(NotModified(" \"x\" ,\"abc\"", std::nullopt, kTag, kModified));
+  EXPECT_FALSE(NotModified("abc", std::nullopt, kTag, kModified));
+  EXPECT_FALSE(NotModified("", std::nullopt, kTag, kModified));
+  EXPECT_FALSE(NotModified("\"x\", *x", std::nullopt, kTag, kModified));
+}
+
 }  // namespace
 }  // namespace sg
