@@ -57,9 +57,7 @@ class ObjectReader : public ByteSource {
   virtual std::optional<FileSpan> file_span() const noexcept { return std::nullopt; }
   /// Bytes already in memory (the range, not the whole object) that stay valid while the
   /// reader lives: the gateway writes them from there without a copy (static files).
-  virtual std::optional<std::span<const char>> memory_span() const noexcept {
-    return std::nullopt;
-  }
+  virtual std::optional<std::span<const char>> memory_span() const noexcept { return std::nullopt; }
 };
 
 struct ObjectListPage {
