@@ -360,9 +360,24 @@ try {
     expect(transcodeBar === 100, `transcoding bar at ${transcodeBar} when ready`);
   });
 
+  await step('1e. a file that is not a video is refused with the server\'s reason', 30000, async () => {
+    const fake = join(dir, 'holiday.mp4');
+    writeFileSync(fake, 'this is not a video '.repeat(5000));
+    await adminPage.goto(`${base}/upload`);
+    await adminPage.locator('#file').setInputFiles(fake);
+    await adminPage.getByRole('button', { name: 'Upload', exact: true }).click();
+    const alert = adminPage.locator('.upload-message [role="alert"]');
+    await alert.waitFor({ timeout: 20000 });
+    const text = await alert.textContent();
+    expect(/^Upload failed: /.test(text) && /video|media|probe|format/i.test(text), `refusal shown: "${text}"`);
+    // Nothing half-made is listed: the library still has exactly the one video.
+    const listed = await (await fetch(`${base}/api/v1/content`, { headers: { Authorization: `Bearer ${apiKey}` } })).json();
+    expect(listed.items.length === 1, `${listed.items.length} contents after a refused upload`);
+  });
+
   // ---- 2. watch page: hls.js plays, the quality menu switches rungs
   await step('2. the player plays and the quality menu switches rungs', 60000, async () => {
-    await adminPage.getByRole('link', { name: 'Watch it' }).click();
+    await adminPage.goto(`${base}/watch/${contentId}`);
     await adminPage.getByRole('heading', { name: 'Harbour sunrise e2e' }).waitFor();
     const video = adminPage.locator('video');
     await video.waitFor();
@@ -469,12 +484,29 @@ try {
     await video.evaluate((v) => { v.muted = true; return v.play(); });
     await page.waitForFunction(() => document.querySelector('video').currentTime > 1, null, { timeout: 20000 });
     expect(await page.locator('.owner-tools form').count() === 0, 'a viewer sees the owner tools');
-    await shot(page, 'account-holder-watch-desktop');
+    await shot(page, 'watch-holder-desktop');
     await page.goto(`${base}/account`);
     await page.getByText('Signed in with the wallet').waitFor();
     const shown = await page.locator('code.address').textContent();
     expect(shown === holder.address, `account page shows ${shown}, wallet is ${holder.address}`);
     await context.close();
+  });
+
+  await step('4e. the owner edits the details and makes it unlisted', 30000, async () => {
+    await adminPage.goto(`${base}/watch/${contentId}`);
+    const details = adminPage.locator('form', { has: adminPage.getByRole('heading', { name: 'Details' }) });
+    await details.getByLabel('Title').fill('Harbour at dawn e2e');
+    await details.getByLabel('Tags').fill('e2e, harbour, dawn');
+    await details.getByLabel('Visibility').selectOption('unlisted');
+    await details.getByRole('button', { name: 'Save details' }).click();
+    await details.getByText('Details saved.').waitFor();
+    await adminPage.getByRole('heading', { name: 'Harbour at dawn e2e' }).waitFor();
+    const record = await (await fetch(`${base}/api/v1/content/${contentId}`)).json();
+    expect(record.title === 'Harbour at dawn e2e' && record.visibility === 'unlisted' &&
+      record.tags.join(',') === 'dawn,e2e,harbour', `stored: ${JSON.stringify(record).slice(0, 300)}`);
+    // Unlisted: reachable by its link, not listed to others.
+    const publicList = await (await fetch(`${base}/api/v1/content`)).json();
+    expect(publicList.items.every((c) => c.id !== contentId), 'an unlisted video is listed publicly');
   });
 
   // ---- 5. every page at both sizes: overflow, names, layout shift, keyboard; screenshots
