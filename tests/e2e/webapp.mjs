@@ -373,6 +373,36 @@ try {
     // Nothing half-made is listed: the library still has exactly the one video.
     const listed = await (await fetch(`${base}/api/v1/content`, { headers: { Authorization: `Bearer ${apiKey}` } })).json();
     expect(listed.items.length === 1, `${listed.items.length} contents after a refused upload`);
+    // The server removed the refused upload, so the page does not offer to resume it.
+    await adminPage.goto(`${base}/upload`);
+    await adminPage.locator('.dropzone').waitFor();
+    await sleep(500);
+    expect(await adminPage.getByRole('heading', { name: 'Unfinished uploads' }).count() === 0,
+      'a refused upload is listed as unfinished');
+  });
+
+  await step('1f. an unfinished upload can be discarded: the server drops it too', 40000, async () => {
+    const second = join(dir, 'second-take.mp4');
+    writeFileSync(second, readFileSync(clip));
+    await throttle(300 * 1000);
+    await adminPage.goto(`${base}/upload`);
+    await adminPage.locator('#file').setInputFiles(second);
+    await adminPage.getByRole('button', { name: 'Upload', exact: true }).click();
+    await adminPage.waitForFunction(() => document.querySelector('progress[aria-label="Upload"]').value > 5);
+    const uploadUrl = await adminPage.evaluate(() => {
+      const key = Object.keys(localStorage).find((k) => k.startsWith('tus::'));
+      return key ? JSON.parse(localStorage.getItem(key)).uploadUrl : '';
+    });
+    expect(uploadUrl.startsWith('/api/v1/tus/') || uploadUrl.startsWith(`${base}/api/v1/tus/`), `tus url "${uploadUrl}"`);
+    const tusUrl = new URL(uploadUrl, base).href;
+    await adminPage.goto(`${base}/`); // leaving the page pauses the upload
+    await throttle(-1);
+    await adminPage.goto(`${base}/upload`);
+    await adminPage.getByRole('button', { name: /Discard the unfinished upload of second take/ }).click({ timeout: 10000 })
+      .catch(async (e) => { throw new Error(`no Discard button: ${await adminPage.locator('.pending').innerText()}; ${e.message.split('\n')[0]}`); });
+    await adminPage.getByRole('heading', { name: 'Unfinished uploads' }).waitFor({ state: 'detached', timeout: 10000 });
+    const head = await fetch(tusUrl, { method: 'HEAD', headers: { Authorization: `Bearer ${apiKey}`, 'Tus-Resumable': '1.0.0' } });
+    expect(head.status === 404 || head.status === 410, `HEAD of the discarded upload: ${head.status}`);
   });
 
   // ---- 2. watch page: hls.js plays, the quality menu switches rungs

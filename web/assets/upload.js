@@ -49,13 +49,35 @@ function progressBlock(label) {
   return { bar, text, el: h('div', { class: 'progress-block' }, h('p', { class: 'progress-label' }, label), bar, text) };
 }
 
+// The uploads this browser started and did not finish, as the server still has them: one
+// the server no longer knows (expired, refused as not a video, deleted) is forgotten here.
 async function unfinishedUploads() {
   if (!window.tus || !window.tus.defaultOptions.urlStorage) return [];
+  const storage = window.tus.defaultOptions.urlStorage;
+  let list = [];
   try {
-    return await window.tus.defaultOptions.urlStorage.findAllUploads();
+    list = await storage.findAllUploads();
   } catch {
     return [];
   }
+  const auth = await authorization();
+  const alive = await Promise.all(list.map(async (p) => {
+    if (!p.uploadUrl) return true;
+    try {
+      const reply = await fetch(p.uploadUrl, {
+        method: 'HEAD',
+        headers: { 'Tus-Resumable': '1.0.0', ...(auth ? { Authorization: auth } : {}) },
+      });
+      if (reply.status === 404 || reply.status === 410) {
+        await storage.removeUpload(p.urlStorageKey).catch(() => {});
+        return false;
+      }
+    } catch {
+      // offline: keep it listed
+    }
+    return true;
+  }));
+  return list.filter((_, i) => alive[i]);
 }
 
 export function renderUpload(main) {
@@ -129,8 +151,23 @@ export function renderUpload(main) {
     replace(pending, h('div', { class: 'panel' },
       h('h2', {}, 'Unfinished uploads'),
       h('p', { class: 'muted' }, 'Choose the same file again to continue where it stopped.'),
-      h('ul', {}, list.map((p) => h('li', {},
-        `${p.metadata.title || p.metadata.filename || 'untitled'} — ${p.metadata.filename || ''} (${formatBytes(p.size)}), started ${new Date(p.creationTime).toLocaleString()}`)))));
+      h('ul', { class: 'pending-list' }, list.map((p) => {
+        const name = p.metadata.title || p.metadata.filename || 'untitled';
+        // Discard: the server drops what it has (tus termination), the browser forgets it.
+        const discard = h('button', { type: 'button', class: 'button secondary small', 'aria-label': `Discard the unfinished upload of ${name}` }, 'Discard');
+        discard.addEventListener('click', async () => {
+          discard.disabled = true;
+          if (p.uploadUrl) {
+            const auth = await authorization();
+            await window.tus.Upload.terminate(p.uploadUrl, { headers: auth ? { Authorization: auth } : {} }).catch(() => {});
+          }
+          await window.tus.defaultOptions.urlStorage.removeUpload(p.urlStorageKey).catch(() => {});
+          showPending();
+        });
+        return h('li', {},
+          h('span', {}, `${name} — ${p.metadata.filename || ''} (${formatBytes(p.size)}), started ${new Date(p.creationTime).toLocaleString()}`),
+          discard);
+      }))));
   }
 
   async function begin() {
