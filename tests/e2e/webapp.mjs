@@ -519,6 +519,31 @@ try {
     await page.getByText('Signed in with the wallet').waitFor();
     const shown = await page.locator('code.address').textContent();
     expect(shown === holder.address, `account page shows ${shown}, wallet is ${holder.address}`);
+
+    // The access token runs out while two tabs are open and both load a page at once.
+    // Refresh tokens rotate and a reused one revokes the sign-in, so a tab must use what
+    // another tab already rotated: both stay signed in and the gated list works in each.
+    // (Chromium rarely lets the two refreshes overlap exactly; the Web Lock that serialises
+    // them is not what this proves.)
+    const before = await page.evaluate(() => {
+      const session = JSON.parse(localStorage.getItem('streamgate.session'));
+      session.expires_at = 0;
+      localStorage.setItem('streamgate.session', JSON.stringify(session));
+      return session.refresh_token;
+    });
+    const tabs = [page, await context.newPage()];
+    await Promise.all(tabs.map((tab) => tab.goto(`${base}/?playable=1`)));
+    for (const tab of tabs) {
+      await tab.locator('.card-title', { hasText: 'Harbour sunrise e2e' }).waitFor();
+      await tab.locator('#account .who').waitFor();
+    }
+    const after = await page.evaluate(() => JSON.parse(localStorage.getItem('streamgate.session')));
+    expect(after.refresh_token !== before && after.expires_at > Date.now(), 'the session was not refreshed');
+    const me = await page.evaluate(async (token) =>
+      (await fetch('/api/v1/auth/me', { headers: { Authorization: `Bearer ${token}` } })).status, after.access_token);
+    expect(me === 200, `the refreshed access token is refused: ${me}`);
+    const reuse = await fetch(`${base}/api/v1/auth/refresh`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ refresh_token: after.refresh_token }) });
+    expect(reuse.status === 200, `the current refresh token is not valid (${reuse.status}): the tabs revoked the sign-in`);
     await context.close();
   });
 
