@@ -262,6 +262,7 @@ try {
     'upload:',
     '  chunk_size: 1MiB',
     'transcode:',
+    '  max_attempts: 1', // the broken clip of step 1g fails at once
     '  ladder: ["144p=150k", "240p=300k"]',
     '  segment_seconds: 2',
     '  gop_seconds: 1',
@@ -403,6 +404,33 @@ try {
     await adminPage.getByRole('heading', { name: 'Unfinished uploads' }).waitFor({ state: 'detached', timeout: 10000 });
     const head = await fetch(tusUrl, { method: 'HEAD', headers: { Authorization: `Bearer ${apiKey}`, 'Tus-Resumable': '1.0.0' } });
     expect(head.status === 404 || head.status === 410, `HEAD of the discarded upload: ${head.status}`);
+  });
+
+  await step('1g. a broken video fails with the reason on the page and in the library; the owner deletes it', 90000, async () => {
+    // Moov first (the upload's probe accepts it), then cut to a third: the transcode fails.
+    const broken = join(dir, 'broken-take.mp4');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=duration=8:size=426x240:rate=25',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', broken], { timeout: 60000 });
+    writeFileSync(broken, readFileSync(broken).subarray(0, Math.floor(statSync(broken).size / 3)));
+    await adminPage.goto(`${base}/upload`);
+    await adminPage.locator('#file').setInputFiles(broken);
+    await adminPage.getByRole('button', { name: 'Upload', exact: true }).click();
+    const failure = adminPage.locator('.upload-message [role="alert"]', { hasText: 'Transcoding failed' });
+    await failure.waitFor({ timeout: 60000 });
+    const reason = (await failure.textContent()).replace('Transcoding failed: ', '');
+    expect(reason.length > 5, `no reason: "${reason}"`);
+    await adminPage.goto(`${base}/?q=broken`);
+    const card = adminPage.locator('.card', { hasText: 'broken take' });
+    await card.locator('.badge-failed', { hasText: 'Failed' }).waitFor();
+    const shownReason = await card.locator('.reason').textContent();
+    expect(shownReason === reason, `library reason "${shownReason}" vs page "${reason}"`);
+    await card.locator('.card-link').click();
+    await adminPage.getByRole('alert').filter({ hasText: 'Transcoding failed' }).first().waitFor();
+    adminPage.once('dialog', (dialog) => dialog.accept());
+    await adminPage.getByRole('button', { name: 'Delete this video' }).click();
+    await adminPage.waitForURL(`${base}/`);
+    const listed = await (await fetch(`${base}/api/v1/content`, { headers: { Authorization: `Bearer ${apiKey}` } })).json();
+    expect(listed.items.length === 1 && listed.items[0].id === contentId, `after the delete: ${listed.items.map((c) => c.title).join(', ')}`);
   });
 
   // ---- 2. watch page: hls.js plays, the quality menu switches rungs
