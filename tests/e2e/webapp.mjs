@@ -551,8 +551,9 @@ try {
     // The access token runs out while two tabs are open and both load a page at once.
     // Refresh tokens rotate and a reused one revokes the sign-in, so a tab must use what
     // another tab already rotated: both stay signed in and the gated list works in each.
-    // (Chromium rarely lets the two refreshes overlap exactly; the Web Lock that serialises
-    // them is not what this proves.)
+    // This found a real race: Chromium shows one tab's localStorage write to another tab
+    // asynchronously, so the second tab refreshed with the rotated-away token about one run
+    // in three; the app now keeps the refresh token in IndexedDB under the lock.
     const before = await page.evaluate(() => {
       const session = JSON.parse(localStorage.getItem('streamgate.session'));
       session.expires_at = 0;
@@ -561,9 +562,15 @@ try {
     });
     const tabs = [page, await context.newPage()];
     await Promise.all(tabs.map((tab) => tab.goto(`${base}/?playable=1`)));
-    for (const tab of tabs) {
-      await tab.locator('.card-title', { hasText: 'Harbour sunrise e2e' }).waitFor();
-      await tab.locator('#account .who').waitFor();
+    for (const [i, tab] of tabs.entries()) {
+      try {
+        await tab.locator('.card-title', { hasText: 'Harbour sunrise e2e' }).waitFor({ timeout: 10000 });
+        await tab.locator('#account .who').waitFor({ timeout: 10000 });
+      } catch (error) {
+        const state = await tab.evaluate(() => `header "${document.getElementById('account').innerText}", ` +
+          `main "${document.getElementById('main').innerText.slice(0, 200)}", session ${localStorage.getItem('streamgate.session') ? 'present' : 'gone'}`);
+        throw new Error(`tab ${i + 1} after the expiry: ${state}`);
+      }
     }
     const after = await page.evaluate(() => JSON.parse(localStorage.getItem('streamgate.session')));
     expect(after.refresh_token !== before && after.expires_at > Date.now(), 'the session was not refreshed');

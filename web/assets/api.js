@@ -83,21 +83,58 @@ export function mayManage(user, content) {
   return Boolean(user && (hasRole(user, 'admin') || user.id === content.owner));
 }
 
-function storeTokens(tokens) {
-  writeSession({
+// The authoritative copy of the session for refreshing, in IndexedDB. localStorage is what
+// pages read synchronously, but Chromium propagates a localStorage write to other tabs
+// asynchronously: a tab that takes the refresh lock right after another released it can
+// still read the refresh token that was just rotated away, and using it twice revokes the
+// sign-in (found by tests/e2e/webapp.mjs). IndexedDB transactions are consistent across
+// tabs, so the refresh reads and writes the token there, under the lock.
+const DB_NAME = 'streamgate';
+let dbPromise = null;
+function db() {
+  if (!window.indexedDB) return Promise.reject(new Error('no IndexedDB'));
+  if (!dbPromise) {
+    dbPromise = new Promise((resolve, reject) => {
+      const open = indexedDB.open(DB_NAME, 1);
+      open.onupgradeneeded = () => open.result.createObjectStore('kv');
+      open.onsuccess = () => resolve(open.result);
+      open.onerror = () => reject(open.error);
+    });
+  }
+  return dbPromise;
+}
+async function durable(mode, fn) {
+  const handle = await db();
+  return new Promise((resolve, reject) => {
+    const tx = handle.transaction('kv', mode);
+    const request = fn(tx.objectStore('kv'));
+    tx.oncomplete = () => resolve(request.result);
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+const readDurableSession = () => durable('readonly', (kv) => kv.get(SESSION_KEY)).catch(() => undefined);
+const writeDurableSession = (value) => durable('readwrite', (kv) =>
+  (value ? kv.put(value, SESSION_KEY) : kv.delete(SESSION_KEY))).catch(() => undefined);
+
+async function storeTokens(tokens) {
+  const session = {
     access_token: tokens.access_token,
     expires_at: Date.now() + tokens.expires_in * 1000,
     refresh_token: tokens.refresh_token,
     subject: tokens.subject,
     address: tokens.address,
     roles: tokens.roles,
-  });
+  };
+  writeSession(session);
+  await writeDurableSession(session);
+  return session;
 }
 
 /// After POST /auth/verify.
-export function signedIn(tokens) {
+export async function signedIn(tokens) {
   sessionStorage.removeItem(API_KEY_KEY);
-  storeTokens(tokens);
+  await storeTokens(tokens);
   notify();
 }
 
@@ -115,6 +152,7 @@ export async function signOut() {
   const s = readSession();
   sessionStorage.removeItem(API_KEY_KEY);
   writeSession(null);
+  await writeDurableSession(null);
   notify();
   if (s) {
     // Revokes the refresh token family; the access token lives out its few minutes.
@@ -130,12 +168,14 @@ let refreshing = null;
 
 // Rotates the refresh token. Tabs share one session, and a refresh token used twice revokes
 // the whole sign-in, so tabs take turns (Web Locks where available) and a tab that finds the
-// token already rotated by another simply uses the result.
+// token already rotated by another (in IndexedDB, see above) simply uses the result.
 async function refresh(seen) {
   const run = async () => {
-    const now = readSession();
+    const durableNow = await readDurableSession();
+    const now = durableNow === undefined ? readSession() : durableNow;
     if (!now) return null;
     if (now.refresh_token !== seen.refresh_token && now.expires_at - REFRESH_MARGIN_MS > Date.now()) {
+      writeSession(now);
       return now;
     }
     const reply = await fetch('/api/v1/auth/refresh', {
@@ -145,12 +185,12 @@ async function refresh(seen) {
     });
     if (reply.status === 401) {
       writeSession(null);
+      await writeDurableSession(null);
       notify();
       return null;
     }
     if (!reply.ok) throw await errorOf(reply);
-    storeTokens(await reply.json());
-    return readSession();
+    return storeTokens(await reply.json());
   };
   if (!refreshing) {
     refreshing = (navigator.locks ? navigator.locks.request('streamgate-refresh', run) : run())

@@ -103,7 +103,7 @@ export async function signInWithWallet() {
   }
   try {
     const tokens = await api('/api/v1/auth/verify', { method: 'POST', body: { message, signature }, anonymous: true });
-    signedIn(tokens);
+    await signedIn(tokens);
     return tokens;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401 && /domain/.test(error.message)) {
