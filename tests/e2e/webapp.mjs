@@ -1,18 +1,24 @@
 // The web app end to end, in Debian's Chromium driven by playwright-core, against the real
 // binary on loopback and two real ganache chains (tests/chain/evm_fixture.mjs):
-//   1. an admin pastes the API key, uploads a generated clip through the upload page (the
-//      network is throttled so the progress bar visibly moves), reloads half way, picks the
-//      same file again and the upload resumes from the server's offset; the page follows
-//      the transcoding over SSE until "ready";
+//   1. an admin pastes the API key (a wrong one is refused), uploads a generated clip
+//      through the upload page (the network is throttled so the progress bar visibly
+//      moves), reloads half way, picks the same file again and the upload resumes from the
+//      server's offset; the page follows the transcoding over SSE until "ready"; a dropped
+//      non-video is refused with the server's reason; an unfinished upload is discarded
+//      (also on the server); a broken clip fails with its reason (upload page, library
+//      badge) and the owner deletes it;
 //   2. the watch page plays it with hls.js and its quality menu switches rungs;
-//   3. the library's search finds it (and not a nonsense word), a tag filter and
-//      "only what I can watch" work;
-//   4. the admin gates it with the policy form (ERC-721 on eip155:1337); wallet sign-in
-//      through an injected EIP-1193 provider (an ethers Wallet; it hands out lower-case
-//      addresses like MetaMask); a non-holder sees the refusal naming the contract, an
-//      anonymous viewer is asked to sign in, a holder plays it;
-//   5. every page at desktop and phone size: no horizontal overflow, no layout shift above
-//      0.1, every control named, keyboard navigation reaches the search box; screenshots.
+//   3. the library's search finds it (and not a nonsense word), a tag filter works;
+//   4. the admin gates it with the policy form (a bad contract is refused naming the
+//      field); wallet sign-in through an injected EIP-1193 provider (an ethers Wallet; it
+//      hands out lower-case addresses like MetaMask, and starts on another chain so the
+//      app must switch); an anonymous viewer is told what is needed, a non-holder sees the
+//      refusal naming the contract and "only what I can watch" hides it, a holder plays
+//      it; an expired session refreshes once across two tabs; the owner edits details
+//      and makes it unlisted;
+//   5. every page at desktop (light) and phone (dark) size: no horizontal overflow, layout
+//      shift below 0.1, every control named, axe-core WCAG 2.1 AA audit with no serious
+//      violation, keyboard navigation reaches the search box; screenshots.
 //
 //   node tests/e2e/webapp.mjs <path to streamgate>
 //   SG_SCREENSHOT_DIR=docs/screenshots node tests/e2e/webapp.mjs build/streamgate
@@ -32,6 +38,7 @@ const require = createRequire(new URL('../package.json', import.meta.url));
 const { chromium } = require('playwright-core');
 const { Wallet, getBytes } = require('ethers');
 const fixtureScript = fileURLToPath(new URL('../chain/evm_fixture.mjs', import.meta.url));
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 
 const binary = process.argv[2];
 if (!binary) {
@@ -190,8 +197,8 @@ async function recordLayoutShifts(context) {
   });
 }
 
-async function newContext(viewport) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, reducedMotion: 'reduce' });
+async function newContext(viewport, colorScheme = 'light') {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1, reducedMotion: 'reduce', colorScheme });
   await recordLayoutShifts(context);
   context.on('page', watchPage);
   return context;
@@ -221,6 +228,21 @@ async function pageChecks(page, label) {
     return out;
   });
   expect(problems.length === 0, `${label}: ${problems.join('; ')}`);
+  // axe-core (WCAG 2.1 A/AA rules: names, roles, contrast, landmarks): no serious or critical
+  // violation. page.evaluate runs outside the page's CSP, which forbids injected scripts.
+  await page.evaluate(axeSource);
+  const audit = await page.evaluate(async () => {
+    const result = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return {
+      passed: result.passes.length,
+      minor: result.violations.filter((v) => v.impact === 'minor' || v.impact === 'moderate').map((v) => v.id),
+      violations: result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`),
+    };
+  });
+  expect(audit.passed > 10, `${label}: axe checked only ${audit.passed} rules`);
+  expect(audit.violations.length === 0, `${label}: accessibility: ${audit.violations.join('; ')}`);
+  console.log(`   ${label}: axe ${audit.passed} rules pass${audit.minor.length ? `; minor: ${audit.minor.join(', ')}` : ''}`);
 }
 
 async function layoutShift(page) {
@@ -361,11 +383,17 @@ try {
     expect(transcodeBar === 100, `transcoding bar at ${transcodeBar} when ready`);
   });
 
-  await step('1e. a file that is not a video is refused with the server\'s reason', 30000, async () => {
-    const fake = join(dir, 'holiday.mp4');
-    writeFileSync(fake, 'this is not a video '.repeat(5000));
+  await step('1e. a dropped file that is not a video is refused with the server\'s reason', 30000, async () => {
+    // Dropped on the drop zone rather than picked, so dropping is covered too.
     await adminPage.goto(`${base}/upload`);
-    await adminPage.locator('#file').setInputFiles(fake);
+    const dropped = await adminPage.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['this is not a video '.repeat(5000)], 'holiday.mp4', { type: 'video/mp4' }));
+      return transfer;
+    });
+    await adminPage.locator('.dropzone').dispatchEvent('drop', { dataTransfer: dropped });
+    await adminPage.locator('.chosen', { hasText: 'holiday.mp4 (100 KB)' }).waitFor();
+    expect(await adminPage.getByLabel('Title').inputValue() === 'holiday', 'the title is not taken from the file name');
     await adminPage.getByRole('button', { name: 'Upload', exact: true }).click();
     const alert = adminPage.locator('.upload-message [role="alert"]');
     await alert.waitFor({ timeout: 20000 });
@@ -600,9 +628,10 @@ try {
   });
 
   // ---- 5. every page at both sizes: overflow, names, layout shift, keyboard; screenshots
-  for (const [size, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
-    await step(`5. pages at ${size} size`, 60000, async () => {
-      const context = await newContext(viewport);
+  // The phone pass runs in dark mode, so both colour schemes get the contrast audit.
+  for (const [size, viewport, scheme] of [['desktop', DESKTOP, 'light'], ['phone', PHONE, 'dark']]) {
+    await step(`5. pages at ${size} size (${scheme})`, 60000, async () => {
+      const context = await newContext(viewport, scheme);
       await context.addInitScript((key) => {
         if (location.protocol === 'http:') sessionStorage.setItem('streamgate.api_key', key);
       }, apiKey);
