@@ -275,8 +275,7 @@ try {
   const dataDir = join(dir, 'data');
   const configPath = join(dir, 'streamgate.yaml');
   writeFileSync(configPath, [
-    'auth:',
-    `  domains: ["127.0.0.1:${port}"]`,
+    // No auth.domains: sign-in follows the listen address (server.public_url).
     'chains:',
     `  - id: ${chainA.id}`,
     `    rpc_urls: ["${chainA.rpc_url}"]`,

@@ -21,7 +21,8 @@ struct AuthConfig {
   // ---- Sign-In with Ethereum
   /// SIWE `domain`s accepted (host[:port] of the site the wallet signed for). A message for
   /// any other domain is refused: it was signed for another site (phishing).
-  std::vector<std::string> domains{"127.0.0.1:8080", "localhost:8080"};
+  /// Empty = derived from server.public_url at start (DomainsFromPublicUrl).
+  std::vector<std::string> domains;
   /// Wallet addresses with the admin role (any case).
   std::vector<std::string> admins;
   /// Who may upload: any signed-in wallet, the `creator_allowlist`, or holders of
@@ -57,7 +58,9 @@ struct AuthConfig {
             {.doc = "file holding the admin API key, created (mode 0600) when missing; "
                     "empty = <data_dir>/api_key"});
     v.Field("domains", domains,
-            {.doc = "SIWE domains (host[:port]) a sign-in message may name; others are 401"});
+            {.doc = "SIWE domains (host[:port]) a sign-in message may name; others are 401. "
+                    "Empty = the host:port of server.public_url (which follows gateway.listen), "
+                    "with localhost and 127.0.0.1 both accepted for a loopback address"});
     v.Field("admins", admins, {.doc = "wallet addresses with the admin role", .reloadable = true});
     v.Field(
         "creators", creators,
@@ -120,10 +123,6 @@ struct AuthConfig {
         return MakeError(ErrorCode::kInvalidArgument,
                          "api_key: must not contain spaces or control characters");
       }
-    }
-    if (domains.empty()) {
-      return MakeError(ErrorCode::kInvalidArgument,
-                       "domains: at least one domain is needed for wallet sign-in");
     }
     for (const auto& domain : domains) {
       if (domain.empty() || domain.find_first_of(" /\t") != std::string::npos) {

@@ -1,5 +1,6 @@
 #include "plugins/auth/auth_plugin.h"
 
+#include <fmt/ranges.h>
 #include <boost/json.hpp>
 
 #include <atomic>
@@ -93,6 +94,19 @@ class AuthPlugin final : public Plugin {
     config_ = context.Config<AuthConfig>();
     SG_RETURN_IF_ERROR(config_.Validate());
     logger_ = context.logger();
+    if (config_.domains.empty()) {
+      // The site is where the server says it is: sign-in works on a non-default port or
+      // behind server.public_url without a second setting to keep in step.
+      config_.domains = DomainsFromPublicUrl(context.server().public_url);
+      if (config_.domains.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "auth.domains: empty and server.public_url ('{}') names no host to "
+                         "derive it from; set one of them",
+                         context.server().public_url);
+      }
+      logger_->info("wallet sign-in accepts the domains {} (from server.public_url)",
+                    fmt::join(config_.domains, ", "));
+    }
     clock_ = &context.clock();
     const auto& data_dir = context.server().data_dir;
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -20,6 +22,7 @@ namespace sg::plugins::auth {
 namespace {
 
 namespace fs = std::filesystem;
+namespace json = boost::json;
 
 std::string ReadFile(const fs::path& path) {
   std::ifstream in(path);
@@ -54,10 +57,11 @@ class AuthPluginTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(data_dir_); }
 
   /// Inits a fresh plugin with `config`; the log goes to log_.
-  Result<> Init(AuthConfig config) {
+  Result<> Init(AuthConfig config, std::string public_url = "http://127.0.0.1:8080") {
     context_ = std::make_unique<testing::TestPluginContext>(
         testing::TestPluginContext::MakeConfig(config));
     context_->mutable_server().data_dir = data_dir_;
+    context_->mutable_server().public_url = std::move(public_url);
     auto logger = context_->logger();
     logger->sinks().push_back(std::make_shared<spdlog::sinks::ostream_sink_st>(log_));
     logger->set_level(spdlog::level::trace);
@@ -110,6 +114,35 @@ TEST_F(AuthPluginTest, GeneratesKeyFileWithMode0600InMissingDataDir) {
     std::string name = entry.path().filename().string();
     EXPECT_TRUE(name == "api_key" || name == "auth" || name.starts_with("auth.sqlite3")) << name;
   }
+}
+
+TEST_F(AuthPluginTest, SignInDomainsFollowThePublicUrlUnlessConfigured) {
+  auto domains_of_nonce = [&] {
+    HttpRequest request;
+    request.method = "GET";
+    auto reply = router_->routes.at("GET /api/v1/auth/nonce").first(request);
+    EXPECT_TRUE(reply);
+    return reply ? json::serialize(json::parse(reply->body).at("domains")) : "";
+  };
+  ASSERT_TRUE(Init({}, "http://127.0.0.1:9400"));
+  EXPECT_EQ(domains_of_nonce(), R"(["127.0.0.1:9400","localhost:9400"])");
+  EXPECT_NE(log_.str().find("127.0.0.1:9400, localhost:9400 (from server.public_url)"),
+            std::string::npos)
+      << log_.str();
+
+  ASSERT_TRUE(Init({}, "https://video.example.com"));
+  EXPECT_EQ(domains_of_nonce(), R"(["video.example.com"])");
+
+  AuthConfig explicit_domains;
+  explicit_domains.domains = {"watch.example.org"};
+  ASSERT_TRUE(Init(explicit_domains, "http://127.0.0.1:9400"));
+  EXPECT_EQ(domains_of_nonce(), R"(["watch.example.org"])");
+
+  auto refused = Init({}, "");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("auth.domains: empty and server.public_url"),
+            std::string::npos)
+      << refused.error().message;
 }
 
 TEST_F(AuthPluginTest, ExistingKeyFileIsReusedOnTheNextInit) {

@@ -37,6 +37,32 @@ std::string_view WalletAddressOf(std::string_view principal_id) {
   return address;
 }
 
+std::vector<std::string> DomainsFromPublicUrl(std::string_view public_url) {
+  std::string_view rest = public_url;
+  if (rest.starts_with("https://")) {
+    rest.remove_prefix(8);
+  } else if (rest.starts_with("http://")) {
+    rest.remove_prefix(7);
+  } else {
+    return {};
+  }
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.find('@') != std::string_view::npos) {
+    return {};
+  }
+  std::vector<std::string> domains{std::string(authority)};
+  const std::size_t colon = authority.rfind(':');
+  const bool has_port = colon != std::string_view::npos && authority.back() != ']';
+  std::string_view host = has_port ? authority.substr(0, colon) : authority;
+  std::string_view port = has_port ? authority.substr(colon) : std::string_view();
+  if (host == "127.0.0.1") {
+    domains.push_back(fmt::format("localhost{}", port));
+  } else if (host == "localhost") {
+    domains.push_back(fmt::format("127.0.0.1{}", port));
+  }
+  return domains;
+}
+
 WalletSignIn::WalletSignIn(SignInRules rules, std::shared_ptr<ChainReader> chains,
                            AuthSessionStore& sessions, const Clock& clock)
     : rules_(std::move(rules)), chains_(std::move(chains)), sessions_(sessions), clock_(clock) {}

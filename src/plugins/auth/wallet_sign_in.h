@@ -21,6 +21,11 @@ namespace sg::plugins::auth {
 
 class AuthSessionStore;
 
+/// The SIWE domains a site at `public_url` (server.public_url, by default derived from
+/// gateway.listen) is reached by: its authority ("host[:port]"), plus the loopback twin
+/// (127.0.0.1 <-> localhost) for a loopback host. Empty for a URL without http(s)://.
+std::vector<std::string> DomainsFromPublicUrl(std::string_view public_url);
+
 struct SignInRules {
   std::vector<std::string> domains;  ///< host[:port] accepted as the message's domain
   Duration clock_skew = std::chrono::seconds(60);

@@ -148,5 +148,22 @@ TEST_F(WalletSignInTest, WithoutAnyChainEverySignInIsRefusedSayingWhy) {
   EXPECT_NE(result.error().message.find("eip155:1337"), std::string::npos);
 }
 
+TEST(DomainsFromPublicUrlTest, TheSitesAuthorityAndItsLoopbackTwin) {
+  using Domains = std::vector<std::string>;
+  EXPECT_EQ(DomainsFromPublicUrl("http://127.0.0.1:9000"),
+            (Domains{"127.0.0.1:9000", "localhost:9000"}));
+  EXPECT_EQ(DomainsFromPublicUrl("http://localhost:8080/"),
+            (Domains{"localhost:8080", "127.0.0.1:8080"}));
+  EXPECT_EQ(DomainsFromPublicUrl("https://video.example.com"), (Domains{"video.example.com"}));
+  EXPECT_EQ(DomainsFromPublicUrl("https://video.example.com:8443/base/path?x#y"),
+            (Domains{"video.example.com:8443"}));
+  EXPECT_EQ(DomainsFromPublicUrl("http://[::1]:8080"), (Domains{"[::1]:8080"}));
+  EXPECT_EQ(DomainsFromPublicUrl("http://[::1]"), (Domains{"[::1]"}));
+  EXPECT_TRUE(DomainsFromPublicUrl("").empty());
+  EXPECT_TRUE(DomainsFromPublicUrl("ftp://example.com").empty());
+  EXPECT_TRUE(DomainsFromPublicUrl("http://").empty());
+  EXPECT_TRUE(DomainsFromPublicUrl("http://user@example.com").empty());
+}
+
 }  // namespace
 }  // namespace sg::plugins::auth
