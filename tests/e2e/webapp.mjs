@@ -609,21 +609,23 @@ try {
     await context.close();
   });
 
-  await step('4e. the owner edits the details and makes it unlisted', 30000, async () => {
+  await step('4e. the owner edits the details and makes it private', 30000, async () => {
     await adminPage.goto(`${base}/watch/${contentId}`);
     const details = adminPage.locator('form', { has: adminPage.getByRole('heading', { name: 'Details' }) });
     await details.getByLabel('Title').fill('Harbour at dawn e2e');
     await details.getByLabel('Tags').fill('e2e, harbour, dawn');
-    await details.getByLabel('Visibility').selectOption('unlisted');
+    await details.getByLabel('Visibility').selectOption('private');
     await details.getByRole('button', { name: 'Save details' }).click();
     await details.getByText('Details saved.').waitFor();
     await adminPage.getByRole('heading', { name: 'Harbour at dawn e2e' }).waitFor();
-    const record = await (await fetch(`${base}/api/v1/content/${contentId}`)).json();
-    expect(record.title === 'Harbour at dawn e2e' && record.visibility === 'unlisted' &&
+    const record = await (await fetch(`${base}/api/v1/content/${contentId}`, { headers: { Authorization: `Bearer ${apiKey}` } })).json();
+    expect(record.title === 'Harbour at dawn e2e' && record.visibility === 'private' &&
       record.tags.join(',') === 'dawn,e2e,harbour', `stored: ${JSON.stringify(record).slice(0, 300)}`);
-    // Unlisted: reachable by its link, not listed to others.
+    // Private: not listed, and not there at all for others.
     const publicList = await (await fetch(`${base}/api/v1/content`)).json();
-    expect(publicList.items.every((c) => c.id !== contentId), 'an unlisted video is listed publicly');
+    expect(publicList.items.every((c) => c.id !== contentId), 'a private video is listed publicly');
+    expect((await fetch(`${base}/api/v1/content/${contentId}`)).status === 404, 'a private video is visible anonymously');
+    expect((await fetch(`${base}/api/v1/content/${contentId}/poster.jpg`)).status === 404, 'a private poster is public');
   });
 
   // ---- 5. every page at both sizes: overflow, names, layout shift, keyboard; screenshots
@@ -637,7 +639,11 @@ try {
       const page = await context.newPage();
       // Each page with the condition that says its data has arrived.
       for (const [name, path, ready] of [
-        ['library', '/', () => document.querySelector('.grid[aria-busy="false"] .card-title')],
+        // The video is private now: its poster comes through fetch with the token (a blob).
+        ['library', '/', () => {
+          const img = document.querySelector('.grid[aria-busy="false"] .card .poster img');
+          return img && img.src.startsWith('blob:') && img.complete && img.naturalWidth > 0;
+        }],
         ['upload', '/upload', () => document.querySelector('.dropzone')],
         ['watch', `/watch/${contentId}`, () => document.querySelectorAll('#quality option').length >= 3 &&
           document.querySelector('.policy-form')],

@@ -9,7 +9,7 @@ const PAGE = 24;
 
 // Posters of private videos need the Authorization header, which <img> cannot send: those
 // are fetched and shown from a blob URL. Public and unlisted posters load directly.
-function poster(content, signal) {
+function poster(content, signal, blobs) {
   const img = h('img', { alt: '', loading: 'lazy', decoding: 'async', width: 320, height: 180 });
   if (!content.poster_url) {
     return h('div', { class: 'poster poster-none', 'aria-hidden': 'true' }, '▶');
@@ -20,19 +20,22 @@ function poster(content, signal) {
     send(content.poster_url, { signal })
       .then((reply) => (reply.ok ? reply.blob() : null))
       .then((blob) => {
-        if (blob) img.src = URL.createObjectURL(blob);
+        if (blob && !signal.aborted) {
+          img.src = URL.createObjectURL(blob);
+          blobs.push(img.src); // revoked when the page goes away
+        }
       })
       .catch(() => {});
   }
   return h('div', { class: 'poster' }, img);
 }
 
-function card(content, signal, onTag) {
+function card(content, signal, blobs, onTag) {
   const duration = formatDuration(content.duration_seconds);
   return h('li', { class: 'card' },
     h('a', { href: `/watch/${content.id}`, class: 'card-link' },
       h('div', { class: 'card-media' },
-        poster(content, signal),
+        poster(content, signal, blobs),
         duration ? h('span', { class: 'duration', 'aria-label': `duration ${duration}` }, duration) : null,
         content.gated ? h('span', { class: 'lock', title: 'Token-gated' }, 'Gated') : null),
       h('span', { class: 'card-title' }, content.title || content.filename || 'Untitled')),
@@ -65,6 +68,7 @@ export function renderLibrary(main) {
   const user = currentUser();
   let controller = new AbortController();
   let cursor = null;
+  const blobs = [];
 
   const search = h('input', { type: 'search', id: 'search', value: state.q, placeholder: 'Search titles, descriptions, tags', autocomplete: 'off' });
   const playable = h('input', { type: 'checkbox', id: 'playable', checked: state.playable });
@@ -116,7 +120,7 @@ export function renderLibrary(main) {
     try {
       const page = await api(`/api/v1/content?${query}`, { signal });
       if (reset) grid.replaceChildren();
-      grid.append(...page.items.map((item) => card(item, signal, setTag)));
+      grid.append(...page.items.map((item) => card(item, signal, blobs, setTag)));
       cursor = page.next_cursor;
       more.hidden = !cursor;
       const count = grid.children.length;
@@ -159,5 +163,8 @@ export function renderLibrary(main) {
     h('div', { class: 'more' }, more));
   renderTag();
   load(true);
-  return () => controller.abort();
+  return () => {
+    controller.abort();
+    blobs.forEach((url) => URL.revokeObjectURL(url));
+  };
 }
