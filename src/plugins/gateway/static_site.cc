@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "core/api/hex.h"
+#include "core/api/services/http.h"
 #include "plugins/gateway/embedded_files.h"
 #include "plugins/gateway/gateway_config.h"
 
@@ -19,62 +20,22 @@ namespace {
 constexpr std::string_view kIndexPath = "/index.html";
 constexpr std::string_view kAssetPrefix = "/assets/";
 
-char ToLower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) {
-    return false;
-  }
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (ToLower(a[i]) != ToLower(b[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view Trim(std::string_view text) noexcept {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-/// Calls `each` with every trimmed, non-empty element of a comma-separated header value.
-template <class F>
-void ForEachListElement(std::string_view value, F&& each) {
-  while (!value.empty()) {
-    auto comma = value.find(',');
-    auto element = Trim(value.substr(0, comma));
-    if (!element.empty()) {
-      each(element);
-    }
-    if (comma == std::string_view::npos) {
-      break;
-    }
-    value.remove_prefix(comma + 1);
-  }
-}
-
 /// The q-value of one Accept-Encoding element's parameters (";q=0.5"); 1 when absent. A
 /// malformed q counts as 0: a client that cannot write it gets the identity encoding.
 double QValue(std::string_view params) noexcept {
   while (!params.empty()) {
     auto semicolon = params.find(';');
-    auto param = Trim(params.substr(0, semicolon));
+    auto param = TrimOws(params.substr(0, semicolon));
     params =
         semicolon == std::string_view::npos ? std::string_view() : params.substr(semicolon + 1);
-    if (param.empty() || ToLower(param[0]) != 'q') {
+    if (param.empty() || (param[0] != 'q' && param[0] != 'Q')) {
       continue;
     }
-    auto rest = Trim(param.substr(1));
+    auto rest = TrimOws(param.substr(1));
     if (rest.empty() || rest.front() != '=') {
       continue;
     }
-    auto number = Trim(rest.substr(1));
+    auto number = TrimOws(rest.substr(1));
     // qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) (RFC 9110 12.4.2).
     if (number.empty() || (number[0] != '0' && number[0] != '1')) {
       return 0;
@@ -244,7 +205,7 @@ std::string_view ContentTypeFor(std::string_view name) noexcept {
   if (dot != std::string_view::npos) {
     auto extension = name.substr(dot);
     for (const auto& [suffix, type] : kTypes) {
-      if (EqualsIgnoreCase(extension, suffix)) {
+      if (EqualsIgnoreAsciiCase(extension, suffix)) {
         return type;
       }
     }
@@ -257,9 +218,9 @@ bool AcceptsGzip(std::string_view accept_encoding) noexcept {
   std::optional<double> any_q;
   ForEachListElement(accept_encoding, [&](std::string_view element) {
     auto semicolon = element.find(';');
-    auto coding = Trim(element.substr(0, semicolon));
+    auto coding = TrimOws(element.substr(0, semicolon));
     double q = semicolon == std::string_view::npos ? 1 : QValue(element.substr(semicolon + 1));
-    if (EqualsIgnoreCase(coding, "gzip") || EqualsIgnoreCase(coding, "x-gzip")) {
+    if (EqualsIgnoreAsciiCase(coding, "gzip") || EqualsIgnoreAsciiCase(coding, "x-gzip")) {
       gzip_q = std::max(gzip_q.value_or(0), q);
     } else if (coding == "*") {
       any_q = q;

@@ -5,18 +5,10 @@
 #include <charconv>
 #include <limits>
 
+#include "core/api/services/http.h"
+
 namespace sg::plugins::streaming {
 namespace {
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
 
 // Digits only (no sign, no spaces); false on overflow, so "99999999999999999999" is not a
 // number rather than a huge one.
@@ -37,11 +29,11 @@ bool ParseNumber(std::string_view text, std::uint64_t& value) {
 
 RangeDecision ParseRange(std::string_view header, std::uint64_t length) {
   RangeDecision whole;
-  header = Trim(header);
+  header = TrimOws(header);
   if (!header.starts_with("bytes=")) {
     return whole;  // another unit, or malformed: ignored
   }
-  std::string_view spec = Trim(header.substr(6));
+  std::string_view spec = TrimOws(header.substr(6));
   if (spec.find(',') != std::string_view::npos) {
     return whole;  // several ranges: the whole object (documented)
   }
@@ -49,8 +41,8 @@ RangeDecision ParseRange(std::string_view header, std::uint64_t length) {
   if (dash == std::string_view::npos) {
     return whole;
   }
-  std::string_view first_text = Trim(spec.substr(0, dash));
-  std::string_view last_text = Trim(spec.substr(dash + 1));
+  std::string_view first_text = TrimOws(spec.substr(0, dash));
+  std::string_view last_text = TrimOws(spec.substr(dash + 1));
   RangeDecision partial{.kind = RangeKind::kPartial};
   RangeDecision unsatisfiable{.kind = RangeKind::kUnsatisfiable};
   if (first_text.empty()) {
@@ -98,7 +90,7 @@ bool RangeStillValid(std::optional<std::string_view> if_range, std::string_view 
   if (!if_range) {
     return true;
   }
-  std::string_view value = Trim(*if_range);
+  std::string_view value = TrimOws(*if_range);
   if (value.starts_with("\"") || value.starts_with("W/")) {
     // Strong comparison: a weak tag never matches.
     return !value.starts_with("W/") && value == etag;

@@ -31,16 +31,6 @@ int Base64Value(char c) noexcept {
   return -1;
 }
 
-std::string_view Trim(std::string_view text) noexcept {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 std::vector<std::string_view> Split(std::string_view text, char separator) {
   std::vector<std::string_view> parts;
   while (true) {
@@ -58,7 +48,7 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
 Result<std::optional<std::string>> ParseReprDigest(std::string_view header) {
   std::optional<std::string> found;
   for (auto member : Split(header, ',')) {
-    member = Trim(member);
+    member = TrimOws(member);
     auto eq = member.find('=');
     if (eq == std::string_view::npos || eq == 0) {
       return MakeError(ErrorCode::kInvalidArgument,
@@ -182,7 +172,7 @@ Result<std::string> NormalizeSha256Hex(std::string_view text, std::string_view w
 Result<std::optional<std::string>> ParseChunkChecksum(const HttpHeaders& headers) {
   std::optional<std::string> hex;
   if (auto header = FindHeader(headers, "Content-SHA256")) {
-    SG_ASSIGN_OR_RETURN(auto normalized, NormalizeSha256Hex(Trim(*header), "Content-SHA256"));
+    SG_ASSIGN_OR_RETURN(auto normalized, NormalizeSha256Hex(TrimOws(*header), "Content-SHA256"));
     hex = std::move(normalized);
   }
   if (auto header = FindHeader(headers, "Repr-Digest")) {
@@ -276,12 +266,12 @@ std::optional<std::string> Base64Decode(std::string_view text) {
 Result<std::vector<std::pair<std::string, std::string>>> ParseUploadMetadata(
     std::string_view header) {
   std::vector<std::pair<std::string, std::string>> pairs;
-  if (Trim(header).empty()) {
+  if (TrimOws(header).empty()) {
     return pairs;
   }
   std::set<std::string, std::less<>> seen;
   for (auto item : Split(header, ',')) {
-    item = Trim(item);
+    item = TrimOws(item);
     auto space = item.find(' ');
     auto key = item.substr(0, space);
     if (key.empty()) {
@@ -306,7 +296,7 @@ Result<std::vector<std::pair<std::string, std::string>>> ParseUploadMetadata(
 }
 
 Result<TusChecksum> ParseUploadChecksum(std::string_view header) {
-  header = Trim(header);
+  header = TrimOws(header);
   auto space = header.find(' ');
   if (space == std::string_view::npos || space == 0) {
     return MakeError(ErrorCode::kInvalidArgument,
@@ -323,7 +313,7 @@ Result<TusChecksum> ParseUploadChecksum(std::string_view header) {
                      "Upload-Checksum: unsupported algorithm {} (supported: {})",
                      checksum.algorithm, kTusChecksumAlgorithms);
   }
-  auto digest = Base64Decode(Trim(header.substr(space + 1)));
+  auto digest = Base64Decode(TrimOws(header.substr(space + 1)));
   if (!digest || digest->size() != expected_bytes) {
     return MakeError(ErrorCode::kInvalidArgument,
                      "Upload-Checksum: the {} digest must be {} bytes of base64",

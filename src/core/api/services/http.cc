@@ -11,12 +11,33 @@
 namespace sg {
 namespace {
 
+// Weak comparison (RFC 9110 §8.8.3.2): W/"x" matches "x".
+std::string_view OpaqueTag(std::string_view tag) noexcept {
+  tag = TrimOws(tag);
+  if (tag.starts_with("W/")) {
+    tag.remove_prefix(2);
+  }
+  return tag;
+}
+
 char AsciiLower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
+}  // namespace
+
+std::string_view TrimOws(std::string_view text) noexcept {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
 // Header names are ASCII tokens (RFC 9110 5.1), so ASCII folding is the whole story.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
+bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) {
     return false;
   }
@@ -28,31 +49,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-std::string_view TrimBlanks(std::string_view text) noexcept {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-// Weak comparison (RFC 9110 §8.8.3.2): W/"x" matches "x".
-std::string_view OpaqueTag(std::string_view tag) noexcept {
-  tag = TrimBlanks(tag);
-  if (tag.starts_with("W/")) {
-    tag.remove_prefix(2);
-  }
-  return tag;
-}
-
-}  // namespace
-
 std::optional<std::string_view> FindHeader(const HttpHeaders& headers,
                                            std::string_view name) noexcept {
   for (const auto& [key, value] : headers) {
-    if (EqualsIgnoreCase(key, name)) {
+    if (EqualsIgnoreAsciiCase(key, name)) {
       return std::string_view(value);
     }
   }
@@ -89,7 +89,7 @@ bool HttpRequest::HasPathParam(std::string_view name) const noexcept {
 
 HttpResponse& HttpResponse::SetHeader(std::string name, std::string value) {
   // "Set" replaces: a handler that sets Content-Type twice means the last one.
-  auto same = [&name](const auto& header) { return EqualsIgnoreCase(header.first, name); };
+  auto same = [&name](const auto& header) { return EqualsIgnoreAsciiCase(header.first, name); };
   auto it = std::find_if(headers.begin(), headers.end(), same);
   if (it == headers.end()) {
     headers.emplace_back(std::move(name), std::move(value));
@@ -208,24 +208,17 @@ bool NotModified(std::optional<std::string_view> if_none_match,
                  std::optional<std::string_view> if_modified_since, std::string_view etag,
                  WallTime last_modified) {
   if (if_none_match) {
-    std::string_view list = *if_none_match;
-    if (TrimBlanks(list) == "*") {
+    if (TrimOws(*if_none_match) == "*") {
       return true;
     }
-    while (!list.empty()) {
-      auto comma = list.find(',');
-      if (OpaqueTag(list.substr(0, comma)) == OpaqueTag(etag)) {
-        return true;
-      }
-      if (comma == std::string_view::npos) {
-        break;
-      }
-      list.remove_prefix(comma + 1);
-    }
-    return false;  // If-None-Match present: If-Modified-Since is not consulted
+    bool matched = false;
+    ForEachListElement(*if_none_match, [&](std::string_view tag) {
+      matched = matched || OpaqueTag(tag) == OpaqueTag(etag);
+    });
+    return matched;  // If-None-Match present: If-Modified-Since is not consulted
   }
   if (if_modified_since) {
-    auto since = ParseHttpDate(TrimBlanks(*if_modified_since));
+    auto since = ParseHttpDate(TrimOws(*if_modified_since));
     // HTTP dates have whole seconds: compare at that resolution.
     return since && std::chrono::floor<std::chrono::seconds>(last_modified) <= *since;
   }

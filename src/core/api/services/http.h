@@ -26,6 +26,29 @@ namespace sg {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+/// `text` without optional whitespace (RFC 9110 OWS: spaces and tabs) at either end.
+std::string_view TrimOws(std::string_view text) noexcept;
+
+/// ASCII case-insensitive equality: header names and tokens such as content codings.
+bool EqualsIgnoreAsciiCase(std::string_view a, std::string_view b) noexcept;
+
+/// Calls `each` with every trimmed, non-empty element of a comma-separated header value
+/// (RFC 9110 §5.6.1 lists: "a, b,,c" gives a, b, c).
+template <class F>
+void ForEachListElement(std::string_view value, F&& each) {
+  while (!value.empty()) {
+    const auto comma = value.find(',');
+    const auto element = TrimOws(value.substr(0, comma));
+    if (!element.empty()) {
+      each(element);
+    }
+    if (comma == std::string_view::npos) {
+      break;
+    }
+    value.remove_prefix(comma + 1);
+  }
+}
+
 /// Case-insensitive lookup of the first header named `name`.
 std::optional<std::string_view> FindHeader(const HttpHeaders& headers,
                                            std::string_view name) noexcept;

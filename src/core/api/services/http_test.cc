@@ -4,7 +4,9 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace sg {
 namespace {
@@ -39,6 +41,15 @@ TEST(NotModifiedTest, ListsMayHaveBlanksAndAnythingUnquotedNeverMatches) {
   EXPECT_FALSE(NotModified("abc", std::nullopt, kTag, kModified));
   EXPECT_FALSE(NotModified("", std::nullopt, kTag, kModified));
   EXPECT_FALSE(NotModified("\"x\", *x", std::nullopt, kTag, kModified));
+}
+
+TEST(HeaderValueTest, ListsSplitOnCommasTrimmedAndWithoutEmptyElements) {
+  std::vector<std::string> seen;
+  ForEachListElement(" gzip;q=0.5 ,, br\t,", [&](std::string_view e) { seen.emplace_back(e); });
+  EXPECT_EQ(seen, (std::vector<std::string>{"gzip;q=0.5", "br"}));
+  EXPECT_EQ(TrimOws(" \t x y \t"), "x y");
+  EXPECT_TRUE(EqualsIgnoreAsciiCase("Content-Type", "content-TYPE"));
+  EXPECT_FALSE(EqualsIgnoreAsciiCase("gzip", "gzipx"));
 }
 
 }  // namespace
