@@ -16,12 +16,13 @@
 import { spawn, execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+
+import { freePort, sleep, waitReady, within } from './lib.mjs';
 
 const require = createRequire(new URL('../package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -35,43 +36,6 @@ if (!binary) {
 }
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const RATE = 4; // playbackRate of the play-to-the-end checks: 10 s of media in ~2.5 s.
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-// Rejects with `what` when `promise` takes longer than `ms`.
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-async function waitReady(base, deadlineMs, server) {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end) {
-    if (server.exitCode !== null) throw new Error(`server exited with ${server.exitCode}`);
-    try {
-      const reply = await fetch(`${base}/readyz`);
-      if (reply.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`server not ready (GET /readyz 200) within ${deadlineMs / 1000} s`);
-}
 
 function makeClip(path, seconds) {
   execFileSync('ffmpeg', ['-v', 'error', '-y',

@@ -9,10 +9,11 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+
+import { freePort, waitReady } from './lib.mjs';
 
 const require = createRequire(new URL('../package.json', import.meta.url));
 const tus = require('tus-js-client');
@@ -23,31 +24,6 @@ if (!binary) {
   process.exit(2);
 }
 const CHUNK = 16 * 1024;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-async function waitHealthy(base, deadlineMs) {
-  const end = Date.now() + deadlineMs;
-  while (Date.now() < end) {
-    try {
-      const reply = await fetch(`${base}/healthz`);
-      if (reply.status === 200) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('server did not become healthy');
-}
 
 function upload(file, options) {
   return new Promise((resolve, reject) => {
@@ -97,7 +73,7 @@ try {
   let stderr = '';
   server.stderr.on('data', (d) => { stderr += d; });
   const base = `http://127.0.0.1:${port}`;
-  await waitHealthy(base, 15000);
+  await waitReady(base, 15000, server);
   const key = readFileSync(join(dataDir, 'api_key'), 'utf8').trim();
 
   const common = {

@@ -27,12 +27,13 @@
 
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+
+import { freePort, sleep, waitReady, within } from './lib.mjs';
 
 const require = createRequire(new URL('../package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -48,27 +49,6 @@ if (!binary) {
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolvePort(port));
-    });
-    server.on('error', reject);
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function within(ms, what, promise) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no result within ${ms / 1000} s`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 function expect(condition, message) {
   if (!condition) throw new Error(message);
@@ -123,20 +103,6 @@ async function startFixture() {
   const info = JSON.parse(first);
   if (!info.ready) throw new Error(`evm fixture: ${first}`);
   return info;
-}
-
-async function waitReady(base) {
-  const end = Date.now() + 20000;
-  while (Date.now() < end) {
-    if (server.exitCode !== null) throw new Error(`server exited with ${server.exitCode}`);
-    try {
-      if ((await fetch(`${base}/readyz`)).status === 200) return;
-    } catch {
-      // not yet listening
-    }
-    await sleep(100);
-  }
-  throw new Error('server not ready within 20 s');
 }
 
 // A 10 s clip of about 5 MB (high bitrate on purpose: the throttled upload takes seconds).
@@ -294,7 +260,7 @@ try {
     '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
   server.stdout.on('data', (d) => { serverLog += d; });
   server.stderr.on('data', (d) => { serverLog += d; });
-  await step('server ready', 25000, () => waitReady(base));
+  await step('server ready', 25000, () => waitReady(base, 20000, server));
   const apiKey = readFileSync(join(dataDir, 'api_key'), 'utf8').trim();
 
   browser = await step('browser launch', 30000, () => chromium.launch({
