@@ -10,9 +10,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-for tool in wrk nginx; do
-  command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] || { echo "missing $tool: run scripts/install-deps" >&2; exit 1; }
-done
+require_tools wrk nginx
 [[ -x build/streamgate ]] || { echo "missing build/streamgate: run scripts/build" >&2; exit 1; }
 
 sg_port=$(free_port)

@@ -28,6 +28,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+require_tools() {  # tool... : exits with a hint when one is not installed (sbin counts)
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || [[ -x /usr/sbin/$tool ]] ||
+      { echo "missing $tool: run scripts/install-deps" >&2; exit 1; }
+  done
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }

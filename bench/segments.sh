@@ -12,9 +12,7 @@ cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-for tool in wrk ffmpeg curl python3; do
-  command -v "$tool" >/dev/null || { echo "missing $tool: run scripts/install-deps" >&2; exit 1; }
-done
+require_tools wrk ffmpeg curl python3
 sg=${SG_STREAMGATE:-build/streamgate}
 [[ -x "$sg" ]] || { echo "missing $sg: run scripts/build" >&2; exit 1; }
 
