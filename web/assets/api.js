@@ -7,6 +7,8 @@ const SESSION_KEY = 'streamgate.session';
 const API_KEY_KEY = 'streamgate.api_key';
 // Refresh this long before the access token expires, so a request never races the expiry.
 const REFRESH_MARGIN_MS = 30_000;
+// Bound of the unparsed part of an event stream (see events()).
+const MAX_EVENT_LINE = 1 << 20;
 
 export class ApiError extends Error {
   constructor(status, code, message, details = null, requestId = '') {
@@ -273,6 +275,8 @@ export async function events(path, onEvent, signal) {
         const { value, done } = await reader.read();
         if (done) break;
         buffer += value;
+        // Our server's events are a few hundred bytes; a line this long is not SSE.
+        if (buffer.length > MAX_EVENT_LINE) throw new Error('event stream line too long');
         let newline;
         while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
           const line = buffer.slice(0, newline);
