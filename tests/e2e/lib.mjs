@@ -1,6 +1,9 @@
 // Helpers shared by the end-to-end scripts in this folder (node, no dependencies).
 
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 
 /// A TCP port free on loopback right now (the OS picks it).
 export function freePort() {
@@ -40,4 +43,18 @@ export async function waitReady(base, deadlineMs, server) {
     await sleep(100);
   }
   throw new Error(`server not ready (GET /readyz 200) within ${deadlineMs / 1000} s`);
+}
+
+/// Starts `streamgate serve` on 127.0.0.1:`port` with `configLines` as its YAML config file
+/// and `dir`/data as its data directory, collecting its stdout and stderr in `log.text`.
+export function spawnStreamGate(binary, dir, port, configLines) {
+  const configPath = join(dir, 'streamgate.yaml');
+  const dataDir = join(dir, 'data');
+  writeFileSync(configPath, [...configLines, ''].join('\n'));
+  const child = spawn(binary, ['serve', '--config', configPath, '--listen', `127.0.0.1:${port}`,
+    '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = { text: '' };
+  child.stdout.on('data', (d) => { log.text += d; });
+  child.stderr.on('data', (d) => { log.text += d; });
+  return { child, log, dataDir, base: `http://127.0.0.1:${port}` };
 }

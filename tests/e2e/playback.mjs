@@ -13,8 +13,8 @@
 // Exit code 0 = pass. Needs ffmpeg, Debian's chromium (CHROMIUM overrides /usr/bin/chromium)
 // and tests/node_modules (cd tests && npm ci). Never downloads a browser.
 
-import { spawn, execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { freePort, sleep, waitReady, within } from './lib.mjs';
+import { freePort, sleep, spawnStreamGate, waitReady, within } from './lib.mjs';
 
 const require = createRequire(new URL('../package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -76,7 +76,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sg-e2e-playback-'));
 let server;
 let pageServer;
 let browser;
-let serverLog = '';
+let serverLog = { text: '' };
 let failed = false;
 const timings = [];
 // ctest's timeout or ^C: leave no server behind (Playwright closes its own browser).
@@ -111,21 +111,16 @@ try {
 
   // 1. The real server, with a small quick ladder (two rungs, both within the 240p source).
   const port = await freePort();
-  const dataDir = join(dir, 'data');
-  const configPath = join(dir, 'streamgate.yaml');
-  writeFileSync(configPath, [
+  const streamgate = spawnStreamGate(binary, dir, port, [
     'transcode:',
     '  ladder: ["144p=150k", "240p=300k"]',
     '  segment_seconds: 2',
     '  gop_seconds: 1',
     '  threads: 2',
-    '',
-  ].join('\n'));
-  server = spawn(binary, ['serve', '--config', configPath, '--listen', `127.0.0.1:${port}`,
-    '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', (d) => { serverLog += d; });
-  server.stderr.on('data', (d) => { serverLog += d; });
-  const base = `http://127.0.0.1:${port}`;
+  ]);
+  server = streamgate.child;
+  serverLog = streamgate.log;
+  const { base, dataDir } = streamgate;
   await timed('server ready', () => waitReady(base, 20000, server));
   const key = readFileSync(join(dataDir, 'api_key'), 'utf8').trim();
   const auth = { headers: { Authorization: `Bearer ${key}` } };
@@ -297,7 +292,7 @@ try {
   failed = true;
   console.error('FAIL:', error?.message ?? error);
   if (timings.length) console.error(`timings: ${timings.join(', ')}`);
-  const lines = serverLog.trim().split('\n').filter((l) => l && !l.includes('"level":"info"'));
+  const lines = serverLog.text.trim().split('\n').filter((l) => l && !l.includes('"level":"info"'));
   if (lines.length) console.error('server log (warnings and errors, last 30):\n' +
     lines.slice(-30).join('\n'));
 } finally {

@@ -33,7 +33,7 @@ import { createInterface } from 'node:readline';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
-import { freePort, sleep, waitReady, within } from './lib.mjs';
+import { freePort, sleep, spawnStreamGate, waitReady, within } from './lib.mjs';
 
 const require = createRequire(new URL('../package.json', import.meta.url));
 const { chromium } = require('playwright-core');
@@ -60,7 +60,7 @@ mkdirSync(shotDir, { recursive: true });
 let server;
 let fixture;
 let browser;
-let serverLog = '';
+let serverLog = { text: '' };
 const pageErrors = [];
 const timings = [];
 
@@ -237,10 +237,7 @@ try {
   const stranger = evm.wallets[3]; // holds nothing
 
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const dataDir = join(dir, 'data');
-  const configPath = join(dir, 'streamgate.yaml');
-  writeFileSync(configPath, [
+  const started = spawnStreamGate(binary, dir, port, [
     // No auth.domains: sign-in follows the listen address (server.public_url).
     'chains:',
     `  - id: ${chainA.id}`,
@@ -254,12 +251,10 @@ try {
     '  segment_seconds: 2',
     '  gop_seconds: 1',
     '  threads: 2',
-    '',
-  ].join('\n'));
-  server = spawn(binary, ['serve', '--config', configPath, '--listen', `127.0.0.1:${port}`,
-    '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', (d) => { serverLog += d; });
-  server.stderr.on('data', (d) => { serverLog += d; });
+  ]);
+  server = started.child;
+  serverLog = started.log;
+  const { base, dataDir } = started;
   await step('server ready', 25000, () => waitReady(base, 20000, server));
   const apiKey = readFileSync(join(dataDir, 'api_key'), 'utf8').trim();
 
@@ -646,7 +641,7 @@ try {
 } catch (error) {
   console.error(`FAIL: ${error.message}`);
   if (pageErrors.length) console.error(`page errors:\n  ${pageErrors.join('\n  ')}`);
-  console.error(`server log (last 40 lines):\n${serverLog.split('\n').slice(-40).join('\n')}`);
+  console.error(`server log (last 40 lines):\n${serverLog.text.split('\n').slice(-40).join('\n')}`);
   process.exitCode = 1;
 } finally {
   if (browser) await browser.close().catch(() => {});
